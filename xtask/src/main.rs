@@ -1,0 +1,90 @@
+//! `cargo xtask <task>`: project chores that need more than cargo.
+//!
+//! - `deps`: install the Debian packages the fixture factory and tests use.
+//! - `fixtures`: build (or confirm cached) every fixture image.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// Debian packages the factory and the tests run.
+const DEBIAN_PACKAGES: &[&str] = &[
+    "qemu-utils",
+    "fdisk",
+    "e2fsprogs",
+    "cryptsetup-bin",
+    "xfsprogs",
+    "btrfs-progs",
+    "dosfstools",
+    "mtools",
+    "ntfs-3g",
+];
+
+/// Commands whose presence says the packages above are installed.
+const REQUIRED_COMMANDS: &[&str] = &["qemu-img", "qemu-io", "sfdisk", "mkfs.ext4", "cryptsetup"];
+
+fn main() -> Result<()> {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    match task.as_str() {
+        "deps" => deps(),
+        "fixtures" => fixtures(),
+        _ => {
+            eprintln!("usage: cargo xtask <deps|fixtures>");
+            bail!("unknown task {task:?}")
+        }
+    }
+}
+
+fn missing_commands() -> Vec<&'static str> {
+    REQUIRED_COMMANDS
+        .iter()
+        .copied()
+        .filter(|c| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {c} >/dev/null")])
+                .status()
+                .map(|s| !s.success())
+                .unwrap_or(true)
+        })
+        .collect()
+}
+
+fn deps() -> Result<()> {
+    let missing = missing_commands();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if !is_root {
+        bail!(
+            "missing {}: install the Debian packages {} (e.g. `sudo apt-get install {}`)",
+            missing.join(", "),
+            DEBIAN_PACKAGES.join(" "),
+            DEBIAN_PACKAGES.join(" ")
+        );
+    }
+    eprintln!("installing {}", DEBIAN_PACKAGES.join(" "));
+    let ok = Command::new("apt-get").arg("update").status()?.success()
+        && Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(DEBIAN_PACKAGES)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("running apt-get")?
+            .success();
+    if !ok {
+        bail!("apt-get install failed");
+    }
+    Ok(())
+}
+
+fn fixtures() -> Result<()> {
+    deps()?;
+    let root = guestkit_fixtures::fixtures_root();
+    println!("fixtures in {}", root.display());
+    Ok(())
+}
