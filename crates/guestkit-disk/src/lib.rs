@@ -22,8 +22,8 @@ pub use block::{BlockDevice, CountingDevice, DeviceRef, IoStats, MemDevice, Slic
 pub use error::{DiskError, Layer, Result};
 pub use file::FileDevice;
 pub use format::{
-    detect, open_image, open_image_counted, ImageFormat, ImageInfo, OpenOptions, OpenedImage,
-    SnapshotInfo,
+    detect, open_device, open_image, open_image_counted, ImageFormat, ImageInfo, ImageSource,
+    OpenOptions, OpenedImage, SnapshotInfo,
 };
 pub use limits::Limits;
 pub use paths::ImageRoots;

@@ -83,10 +83,11 @@ impl FromStr for ImageFormat {
     }
 }
 
-/// Detects the container format from the file's content, never its name.
-pub fn detect(file: &FileDevice) -> Result<ImageFormat> {
+/// Detects the container format from the content, never the file name.
+pub fn detect(file: &dyn BlockDevice) -> Result<ImageFormat> {
     let mut head = [0u8; 512];
-    let n = file.read_prefix(&mut head, 0)?;
+    let n = usize::try_from(file.size().min(512)).unwrap_or(512);
+    file.read_at(&mut head[..n], 0)?;
     let head = &head[..n];
     if head.starts_with(b"QFI\xfb") {
         return Ok(ImageFormat::Qcow2);
@@ -163,15 +164,47 @@ pub struct ImageInfo {
     pub backing: Option<Box<ImageInfo>>,
 }
 
+/// The bytes of one image file, as handed to a format reader.
+#[derive(Debug, Clone)]
+pub struct ImageSource {
+    /// Where the image lives (used in errors and to resolve backing files).
+    pub path: PathBuf,
+    /// The file's bytes.
+    pub device: DeviceRef,
+    /// Bytes the host allocated for the file.
+    pub allocated: u64,
+}
+
+impl ImageSource {
+    /// A source for an opened host file.
+    pub fn from_file(file: FileDevice) -> Self {
+        ImageSource {
+            path: file.path().to_path_buf(),
+            allocated: file.allocated(),
+            device: Arc::new(file),
+        }
+    }
+
+    /// Size of the image file.
+    pub fn size(&self) -> u64 {
+        self.device.size()
+    }
+
+    /// Reads exactly `buf.len()` bytes at `offset` of the image file.
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        self.device.read_at(buf, offset)
+    }
+}
+
 impl ImageInfo {
-    /// Basic facts for an image stored in `file`.
-    pub fn new(path: &Path, format: ImageFormat, virtual_size: u64, file: &FileDevice) -> Self {
+    /// Basic facts for an image stored in `source`.
+    pub fn new(source: &ImageSource, format: ImageFormat, virtual_size: u64) -> Self {
         ImageInfo {
-            path: path.to_path_buf(),
+            path: source.path.clone(),
             format,
             virtual_size,
-            file_size: file.size(),
-            allocated_bytes: file.allocated(),
+            file_size: source.size(),
+            allocated_bytes: source.allocated,
             encrypted: None,
             details: BTreeMap::new(),
             snapshots: Vec::new(),
@@ -251,9 +284,12 @@ impl<'a> OpenContext<'a> {
         from_image: &Path,
         referenced: &str,
         layer: Layer,
-    ) -> Result<FileDevice> {
+    ) -> Result<ImageSource> {
         let path = self.resolve(from_image, referenced, layer)?;
-        FileDevice::open(&path, self.stats.clone())
+        Ok(ImageSource::from_file(FileDevice::open(
+            &path,
+            self.stats.clone(),
+        )?))
     }
 
     /// Opens the backing image named inside `from_image`, checking the chain
@@ -329,9 +365,37 @@ pub fn open_image_counted(
     open_with(&canonical, options.stated_format, &ctx)
 }
 
+/// Opens an image whose bytes are already in `device` (fuzzing, tests, remote
+/// sources). `name` is used in errors and to resolve backing files, which must
+/// lie inside `options.roots` (with no roots, none can be opened).
+pub fn open_device(device: DeviceRef, name: &Path, options: &OpenOptions) -> Result<OpenedImage> {
+    let ctx = OpenContext {
+        limits: &options.limits,
+        roots: &options.roots,
+        stats: Arc::new(IoStats::default()),
+        chain: vec![name.to_path_buf()],
+    };
+    let source = ImageSource {
+        path: name.to_path_buf(),
+        device,
+        allocated: 0,
+    };
+    open_source(source, options.stated_format, &ctx)
+}
+
 fn open_with(path: &Path, stated: Option<ImageFormat>, ctx: &OpenContext) -> Result<OpenedImage> {
     let file = FileDevice::open(path, ctx.stats.clone())?;
-    let detected = detect(&file)?;
+    open_source(ImageSource::from_file(file), stated, ctx)
+}
+
+fn open_source(
+    source: ImageSource,
+    stated: Option<ImageFormat>,
+    ctx: &OpenContext,
+) -> Result<OpenedImage> {
+    let path = source.path.clone();
+    let path = path.as_path();
+    let detected = detect(source.device.as_ref())?;
     if let Some(stated) = stated {
         if stated != detected {
             return Err(DiskError::FormatMismatch {
@@ -342,7 +406,7 @@ fn open_with(path: &Path, stated: Option<ImageFormat>, ctx: &OpenContext) -> Res
         }
     }
     let opened = match detected {
-        ImageFormat::Raw => raw::open(file, ctx)?,
+        ImageFormat::Raw => raw::open(source, ctx)?,
         ImageFormat::Qcow2 => return Err(not_built(path, detected)),
         ImageFormat::Vmdk => return Err(not_built(path, detected)),
         ImageFormat::Vdi => return Err(not_built(path, detected)),
