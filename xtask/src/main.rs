@@ -2,6 +2,8 @@
 //!
 //! - `deps`: install the Debian packages the fixture factory and tests use.
 //! - `fixtures`: build (or confirm cached) every fixture image.
+//! - `test`: the whole test suite: `deps`, `fixtures`, then every test of the
+//!   workspace (with cargo-nextest when installed, else `cargo test`).
 
 use std::process::Command;
 
@@ -28,8 +30,9 @@ fn main() -> Result<()> {
     match task.as_str() {
         "deps" => deps(),
         "fixtures" => fixtures(),
+        "test" => test(),
         _ => {
-            eprintln!("usage: cargo xtask <deps|fixtures>");
+            eprintln!("usage: cargo xtask <deps|fixtures|test>");
             bail!("unknown task {task:?}")
         }
     }
@@ -86,5 +89,41 @@ fn fixtures() -> Result<()> {
     deps()?;
     let root = guestkit_fixtures::fixtures_root();
     println!("fixtures in {}", root.display());
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn test() -> Result<()> {
+    fixtures()?;
+    let has_nextest = cargo()
+        .args(["nextest", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    let mut cmd = cargo();
+    if has_nextest {
+        cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    } else {
+        cmd.args(["test", "--workspace", "--no-fail-fast"]);
+    }
+    let status = cmd.status().context("running the test suite")?;
+    if !status.success() {
+        bail!("tests failed");
+    }
+    if has_nextest {
+        // nextest does not run doctests
+        let status = cargo()
+            .args(["test", "--workspace", "--doc"])
+            .status()
+            .context("running doctests")?;
+        if !status.success() {
+            bail!("doctests failed");
+        }
+    }
     Ok(())
 }

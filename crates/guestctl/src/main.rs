@@ -1,0 +1,61 @@
+//! `guestctl`: look inside virtual-machine disk images without booting them.
+
+mod disk;
+mod human;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Look inside virtual-machine disk images without booting them.
+#[derive(Debug, Parser)]
+#[command(name = "guestctl", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The virtual disks of a VM: image formats and volume layout.
+    #[command(subcommand)]
+    Disk(disk::DiskCommand),
+}
+
+/// Options shared by every command that opens images.
+#[derive(Debug, clap::Args)]
+pub struct ImageArgs {
+    /// The format the images are expected to have (raw, qcow2, vmdk, vdi,
+    /// vhdx, vhd); detection by content still runs and a mismatch is an error.
+    #[arg(long = "format", value_name = "FORMAT")]
+    pub stated_format: Option<String>,
+    /// A directory backing files and extents may be read from (repeatable).
+    /// By default only the directory of each image.
+    #[arg(long = "image-root", value_name = "DIR")]
+    pub image_roots: Vec<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Disk(cmd) => disk::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("guestctl: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
