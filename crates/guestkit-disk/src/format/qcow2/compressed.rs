@@ -151,7 +151,10 @@ impl ClusterCache {
     /// The cluster stored at `host`, when cached.
     pub fn get(&self, host: u64) -> Option<Arc<[u8]>> {
         let guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        guard.iter().find(|(h, _)| *h == host).map(|(_, d)| d.clone())
+        guard
+            .iter()
+            .find(|(h, _)| *h == host)
+            .map(|(_, d)| d.clone())
     }
 
     /// Remembers the cluster stored at `host`.

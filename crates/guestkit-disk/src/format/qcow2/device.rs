@@ -72,7 +72,9 @@ impl Qcow2Device {
                 }
                 tail.fill(0);
             }
-            Mapping::Compressed { host, csize } => self.read_compressed(dst, run.pos, host, csize)?,
+            Mapping::Compressed { host, csize } => {
+                self.read_compressed(dst, run.pos, host, csize)?
+            }
         }
         Ok(())
     }
@@ -197,7 +199,9 @@ impl BlockDevice for Qcow2Device {
 fn slice(buf: &mut [u8], base: u64, run: Run) -> Result<&mut [u8]> {
     let len = buf.len() as u64;
     let start = run.pos - base;
-    let range = usize::try_from(start).ok().zip(usize::try_from(run.len).ok());
+    let range = usize::try_from(start)
+        .ok()
+        .zip(usize::try_from(run.len).ok());
     range
         .and_then(|(s, l)| buf.get_mut(s..s.checked_add(l)?))
         .ok_or(DiskError::OutOfRange {

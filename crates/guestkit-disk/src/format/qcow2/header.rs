@@ -29,11 +29,8 @@ pub(super) const INCOMPAT_CORRUPT: u64 = 1 << 1;
 pub(super) const INCOMPAT_DATA_FILE: u64 = 1 << 2;
 pub(super) const INCOMPAT_COMPRESSION: u64 = 1 << 3;
 pub(super) const INCOMPAT_EXTL2: u64 = 1 << 4;
-const INCOMPAT_KNOWN: u64 = INCOMPAT_DIRTY
-    | INCOMPAT_CORRUPT
-    | INCOMPAT_DATA_FILE
-    | INCOMPAT_COMPRESSION
-    | INCOMPAT_EXTL2;
+const INCOMPAT_KNOWN: u64 =
+    INCOMPAT_DIRTY | INCOMPAT_CORRUPT | INCOMPAT_DATA_FILE | INCOMPAT_COMPRESSION | INCOMPAT_EXTL2;
 /// Compatible feature bit: lazy refcounts.
 pub(super) const COMPAT_LAZY_REFCOUNTS: u64 = 1 << 0;
 /// Autoclear feature bit: the image holds persistent dirty bitmaps.
@@ -195,7 +192,7 @@ pub(super) fn parse(source: &ImageSource) -> Result<Header> {
         header.refcount_order = f32_(96);
         header.header_length = f32_(100);
         let hl = header.header_length;
-        if hl < V3_HEADER_LEN || hl % 8 != 0 || u64::from(hl) > cluster_size {
+        if hl < V3_HEADER_LEN || !hl.is_multiple_of(8) || u64::from(hl) > cluster_size {
             return Err(corrupt(
                 100,
                 "header_length",
@@ -247,7 +244,10 @@ fn check_features(path: &Path, h: &Header) -> Result<()> {
         return Err(DiskError::unsupported(
             path,
             Layer::Qcow2,
-            format!("encryption method {} (known: 1 aes, 2 luks)", h.crypt_method),
+            format!(
+                "encryption method {} (known: 1 aes, 2 luks)",
+                h.crypt_method
+            ),
         ));
     }
     Ok(())

@@ -24,9 +24,7 @@ use crate::format::{ImageFormat, ImageInfo, ImageSource, OpenContext, OpenedImag
 
 use compressed::{ClusterCache, Codec};
 use device::Qcow2Device;
-use header::{
-    Header, AUTOCLEAR_BITMAPS, COMPAT_LAZY_REFCOUNTS, INCOMPAT_CORRUPT, INCOMPAT_DIRTY,
-};
+use header::{Header, AUTOCLEAR_BITMAPS, COMPAT_LAZY_REFCOUNTS, INCOMPAT_CORRUPT, INCOMPAT_DIRTY};
 use table::{Geometry, Tables};
 
 /// Opens a qcow2 image stored in `source`.
@@ -137,7 +135,7 @@ fn load_l1(
     if h.l1_size == 0 {
         return Ok(Box::default());
     }
-    let fits = h.l1_table_offset % h.cluster_size() == 0
+    let fits = h.l1_table_offset.is_multiple_of(h.cluster_size())
         && h.l1_table_offset
             .checked_add(l1_bytes)
             .is_some_and(|e| e <= source.size());
@@ -168,10 +166,7 @@ fn describe(info: &mut ImageInfo, h: &Header, backing_name: Option<&str>) {
     info.detail("refcount_bits", 1u64 << h.refcount_order.min(6));
     info.detail("dirty", h.incompatible & INCOMPAT_DIRTY != 0);
     info.detail("corrupt", h.incompatible & INCOMPAT_CORRUPT != 0);
-    info.detail(
-        "lazy_refcounts",
-        h.compatible & COMPAT_LAZY_REFCOUNTS != 0,
-    );
+    info.detail("lazy_refcounts", h.compatible & COMPAT_LAZY_REFCOUNTS != 0);
     info.detail("l1_size", h.l1_size);
     if let Some(name) = backing_name {
         info.detail("backing_file", name);

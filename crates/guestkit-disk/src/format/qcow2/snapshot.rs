@@ -35,7 +35,7 @@ pub(super) fn read(source: &ImageSource, h: &Header, limits: &Limits) -> Result<
     let corrupt = |offset: u64, field: &str, reason: String| {
         DiskError::corrupt(path, Layer::Qcow2, offset, field, reason)
     };
-    if h.snapshots_offset % h.cluster_size() != 0 || h.snapshots_offset >= file_size {
+    if !h.snapshots_offset.is_multiple_of(h.cluster_size()) || h.snapshots_offset >= file_size {
         return Err(corrupt(
             64,
             "snapshots_offset",
@@ -92,7 +92,9 @@ pub(super) fn read(source: &ImageSource, h: &Header, limits: &Limits) -> Result<
         // At most 1024 + 2 * 65535 bytes.
         let mut rest = vec![0u8; var as usize];
         read_at(&mut rest, off + ENTRY_FIXED, "snapshot table entry")?;
-        let (extra, strings) = rest.split_at_checked(extra_len as usize).unwrap_or_default();
+        let (extra, strings) = rest
+            .split_at_checked(extra_len as usize)
+            .unwrap_or_default();
         let (id, name) = strings
             .split_at_checked(usize::from(id_len))
             .unwrap_or_default();

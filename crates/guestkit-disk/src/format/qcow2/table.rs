@@ -150,7 +150,10 @@ impl Tables {
                     Layer::Qcow2,
                     entry_off,
                     "L1 table",
-                    format!("guest offset {pos} is past the {} L1 entries", self.l1.len()),
+                    format!(
+                        "guest offset {pos} is past the {} L1 entries",
+                        self.l1.len()
+                    ),
                 )
             })?;
         let l2_off = entry & OFFSET_MASK;
@@ -161,7 +164,8 @@ impl Tables {
             return Ok((Some(t), l2_off));
         }
         let cs = self.geo.cluster_size();
-        let fits = l2_off % cs == 0 && l2_off.checked_add(cs).is_some_and(|e| e <= self.file_size);
+        let fits = l2_off.is_multiple_of(cs)
+            && l2_off.checked_add(cs).is_some_and(|e| e <= self.file_size);
         if !fits {
             return Err(DiskError::corrupt(
                 &self.path,
@@ -277,7 +281,7 @@ impl Tables {
 
     /// A data cluster must be cluster-aligned and start inside the file.
     fn check_host(&self, host: u64, corrupt: &dyn Fn(String) -> DiskError) -> Result<()> {
-        if host % self.geo.cluster_size() != 0 {
+        if !host.is_multiple_of(self.geo.cluster_size()) {
             return Err(corrupt(format!("data cluster offset {host} is unaligned")));
         }
         if host >= self.file_size {
