@@ -1,6 +1,7 @@
 //! Container formats: detection by content and one reader per format, each
 //! giving a read-only [`BlockDevice`] of the virtual disk.
 
+mod qcow2;
 mod raw;
 
 use std::collections::BTreeMap;
@@ -407,7 +408,7 @@ fn open_source(
     }
     let opened = match detected {
         ImageFormat::Raw => raw::open(source, ctx)?,
-        ImageFormat::Qcow2 => return Err(not_built(path, detected)),
+        ImageFormat::Qcow2 => qcow2::open(source, ctx)?,
         ImageFormat::Vmdk => return Err(not_built(path, detected)),
         ImageFormat::Vdi => return Err(not_built(path, detected)),
         ImageFormat::Vhdx => return Err(not_built(path, detected)),
