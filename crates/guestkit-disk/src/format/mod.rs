@@ -2,6 +2,7 @@
 //! giving a read-only [`BlockDevice`] of the virtual disk.
 
 mod raw;
+mod vmdk;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -408,7 +409,7 @@ fn open_source(
     let opened = match detected {
         ImageFormat::Raw => raw::open(source, ctx)?,
         ImageFormat::Qcow2 => return Err(not_built(path, detected)),
-        ImageFormat::Vmdk => return Err(not_built(path, detected)),
+        ImageFormat::Vmdk => vmdk::open(source, ctx)?,
         ImageFormat::Vdi => return Err(not_built(path, detected)),
         ImageFormat::Vhdx => return Err(not_built(path, detected)),
         ImageFormat::Vhd => return Err(not_built(path, detected)),
