@@ -34,7 +34,8 @@ impl fmt::Display for ParseError {
 pub enum Access {
     ReadWrite,
     ReadOnly,
-    NoAccess,
+    /// `NOACCESS`: the extent may not be read.
+    Denied,
 }
 
 /// Type of an extent, as named on its line.
@@ -138,7 +139,7 @@ pub fn parse(data: &[u8], max_extents: u64) -> Result<Descriptor, ParseError> {
         let access = match first {
             "RW" => Some(Access::ReadWrite),
             "RDONLY" => Some(Access::ReadOnly),
-            "NOACCESS" => Some(Access::NoAccess),
+            "NOACCESS" => Some(Access::Denied),
             _ => None,
         };
         if let Some(access) = access {

@@ -208,7 +208,7 @@ fn open_descriptor_file(source: ImageSource, ctx: &OpenContext) -> Result<Opened
                 reason,
             )
         };
-        if line.access == Access::NoAccess {
+        if line.access == Access::Denied {
             return Err(DiskError::unsupported(
                 &path,
                 Layer::Vmdk,
