@@ -3,6 +3,7 @@
 
 mod qcow2;
 mod raw;
+mod vmdk;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -409,7 +410,7 @@ fn open_source(
     let opened = match detected {
         ImageFormat::Raw => raw::open(source, ctx)?,
         ImageFormat::Qcow2 => qcow2::open(source, ctx)?,
-        ImageFormat::Vmdk => return Err(not_built(path, detected)),
+        ImageFormat::Vmdk => vmdk::open(source, ctx)?,
         ImageFormat::Vdi => return Err(not_built(path, detected)),
         ImageFormat::Vhdx => return Err(not_built(path, detected)),
         ImageFormat::Vhd => return Err(not_built(path, detected)),
