@@ -2,6 +2,9 @@
 //! giving a read-only [`BlockDevice`] of the virtual disk.
 
 mod raw;
+mod vdi;
+mod vhd;
+mod vhdx;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -409,9 +412,9 @@ fn open_source(
         ImageFormat::Raw => raw::open(source, ctx)?,
         ImageFormat::Qcow2 => return Err(not_built(path, detected)),
         ImageFormat::Vmdk => return Err(not_built(path, detected)),
-        ImageFormat::Vdi => return Err(not_built(path, detected)),
-        ImageFormat::Vhdx => return Err(not_built(path, detected)),
-        ImageFormat::Vhd => return Err(not_built(path, detected)),
+        ImageFormat::Vdi => vdi::open(source, ctx)?,
+        ImageFormat::Vhdx => vhdx::open(source, ctx)?,
+        ImageFormat::Vhd => vhd::open(source, ctx)?,
     };
     let size = opened.device.size();
     if size > ctx.limits.max_virtual_size {
