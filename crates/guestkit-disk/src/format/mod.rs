@@ -4,6 +4,9 @@
 mod qcow2;
 mod raw;
 mod vmdk;
+mod vdi;
+mod vhd;
+mod vhdx;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -411,9 +414,9 @@ fn open_source(
         ImageFormat::Raw => raw::open(source, ctx)?,
         ImageFormat::Qcow2 => qcow2::open(source, ctx)?,
         ImageFormat::Vmdk => vmdk::open(source, ctx)?,
-        ImageFormat::Vdi => return Err(not_built(path, detected)),
-        ImageFormat::Vhdx => return Err(not_built(path, detected)),
-        ImageFormat::Vhd => return Err(not_built(path, detected)),
+        ImageFormat::Vdi => vdi::open(source, ctx)?,
+        ImageFormat::Vhdx => vhdx::open(source, ctx)?,
+        ImageFormat::Vhd => vhd::open(source, ctx)?,
     };
     let size = opened.device.size();
     if size > ctx.limits.max_virtual_size {
@@ -428,10 +431,3 @@ fn open_source(
     Ok(opened)
 }
 
-fn not_built(path: &Path, format: ImageFormat) -> DiskError {
-    DiskError::unsupported(
-        path,
-        format.layer(),
-        format!("format {format} (reader not built yet)"),
-    )
-}
