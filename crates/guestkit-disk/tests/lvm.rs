@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use guestkit_disk::volume::lvm::{self, PhysicalVolume, VolumeGroup};
-use guestkit_disk::{
-    DeviceRef, DiskError, FileDevice, Layer, Limits, MemDevice, SliceDevice,
-};
+use guestkit_disk::{DeviceRef, DiskError, FileDevice, Layer, Limits, MemDevice, SliceDevice};
 use guestkit_fixtures::lvm::{
     self as w, lv_pattern, LvSpec, PvSpec, SegmentSpec, VgSpec, CRC_INITIAL,
 };
@@ -103,7 +101,10 @@ fn real_lvm_headers_probe_and_assemble() {
 
     let vg = assemble_one(&devs);
     assert!(vg.warnings.is_empty(), "{:?}", vg.warnings);
-    assert_eq!((vg.name.as_str(), vg.seqno, vg.extent_size), ("testvg", 5, MIB));
+    assert_eq!(
+        (vg.name.as_str(), vg.seqno, vg.extent_size),
+        ("testvg", 5, MIB)
+    );
     assert_eq!(vg.pvs.len(), 2);
     assert!(vg.pvs.iter().all(|p| !p.missing && p.pe_count == 15));
     let names: Vec<_> = vg.lvs.iter().map(|l| l.name.as_str()).collect();
@@ -135,7 +136,11 @@ fn real_lvm_headers_probe_and_assemble() {
     dev.read_at(&mut all, 0).unwrap();
     for (chunk, got) in all.chunks(64 << 10).enumerate() {
         let chunk = chunk as u64;
-        let (pv, base) = if chunk % 2 == 0 { (0, 3 * MIB) } else { (1, 0) };
+        let (pv, base) = if chunk.is_multiple_of(2) {
+            (0, 3 * MIB)
+        } else {
+            (1, 0)
+        };
         let off = base + (chunk / 2) * (64 << 10);
         let want: Vec<u8> = (0..64 << 10).map(|i| tag(pv, off + i)).collect();
         assert!(got == want, "str chunk {chunk}");
@@ -479,11 +484,16 @@ fn bad_metadata_checksum_and_size_limit() {
     w::write_vg(&spec).unwrap();
     let path = &spec.pvs[0].path;
     let dev = file_dev(path);
-    let mut small = Limits::default();
-    small.max_table_bytes = 100;
+    let small = Limits {
+        max_table_bytes: 100,
+        ..Default::default()
+    };
     match lvm::probe_pv(dev.as_ref(), &small).unwrap_err() {
         DiskError::LimitExceeded {
-            layer, field, limit, ..
+            layer,
+            field,
+            limit,
+            ..
         } => {
             assert_eq!((layer, limit), (Layer::Lvm, 100));
             assert!(field.contains("raw_locn[0].size"), "{field}");
@@ -505,9 +515,11 @@ fn orphan_pv_has_no_metadata_and_plain_files_no_label() {
     let pv = probe(&file_dev(&spec.pvs[0].path));
     assert!(pv.metadata.is_none());
     assert_eq!(pv.pv_uuid, w::dashed(&spec.pvs[0].uuid));
-    assert!(lvm::probe_pv(file_dev(&spec.pvs[1].path).as_ref(), &Limits::default())
-        .unwrap()
-        .is_none());
+    assert!(
+        lvm::probe_pv(file_dev(&spec.pvs[1].path).as_ref(), &Limits::default())
+            .unwrap()
+            .is_none()
+    );
     let tiny = MemDevice::new(vec![0u8; 100], "tiny");
     assert!(lvm::probe_pv(&tiny, &Limits::default()).unwrap().is_none());
     assert!(lvm::assemble(vec![(pv, file_dev(&spec.pvs[0].path))], &Limits::default()).is_empty());
@@ -529,8 +541,8 @@ fn pvck_accepts_writer_output_when_installed() {
         .env("LVM_SUPPRESS_FD_WARNINGS", "1")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(!text.contains("CHECK"), "{text}");
     assert!(text.contains("vgname vgv seqno 1"), "{text}");

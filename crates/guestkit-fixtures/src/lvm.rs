@@ -362,7 +362,9 @@ impl VgSpec {
     /// Where LV `name`'s bytes land: (LV offset, length, PV index, byte
     /// offset in the PV's image file), in LV order.
     pub fn lv_map(&self, name: &str) -> Result<Vec<Mapping>> {
-        let lv = self.lv(name).ok_or_else(|| recipe_error(format!("no LV {name}")))?;
+        let lv = self
+            .lv(name)
+            .ok_or_else(|| recipe_error(format!("no LV {name}")))?;
         let mut out = Vec::new();
         let mut lv_off = 0u64;
         for seg in &lv.segments {
@@ -495,7 +497,10 @@ fn put_u64(buf: &mut [u8], at: usize, v: u64) {
 /// `in_vg` sets the extension flag pvcreate clears and vgcreate sets.
 pub fn write_pv(pv: &PvSpec, in_vg: bool) -> Result<()> {
     let f = open_rw(&pv.path)?;
-    let len = f.metadata().map_err(|e| FixtureError::io(&pv.path, e))?.len();
+    let len = f
+        .metadata()
+        .map_err(|e| FixtureError::io(&pv.path, e))?
+        .len();
     if len < pv.offset + pv.size {
         f.set_len(pv.offset + pv.size)
             .map_err(|e| FixtureError::io(&pv.path, e))?;
@@ -635,7 +640,13 @@ pub fn lv_pattern(name: &str, len: usize) -> Vec<u8> {
 /// over pv1 then pv0; `tail` on pv1.
 pub fn standard_spec(dir: &Path) -> VgSpec {
     let pv0 = PvSpec::new("pv0", &dir.join("disk0.raw"), 0, 40 << 20, "/dev/vda");
-    let pv1 = PvSpec::new("pv1", &dir.join("disk1.raw"), 1 << 20, 38 << 20, "/dev/vdb1");
+    let pv1 = PvSpec::new(
+        "pv1",
+        &dir.join("disk1.raw"),
+        1 << 20,
+        38 << 20,
+        "/dev/vdb1",
+    );
     let lvs = vec![
         LvSpec::new(
             "root",

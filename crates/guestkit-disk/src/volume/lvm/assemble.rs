@@ -14,8 +14,7 @@ use super::label::SECTOR_SIZE;
 use super::lv_device::{Area, LvDevice, Piece};
 use super::vg::{self, LvMeta, TextOrigin, VgMeta};
 use super::{
-    LogicalVolume, PhysicalVolume, PvInVg, PvMetadata, SegmentInfo, VolumeGroup,
-    VolumeGroupResult,
+    LogicalVolume, PhysicalVolume, PvInVg, PvMetadata, SegmentInfo, VolumeGroup, VolumeGroupResult,
 };
 
 /// Groups `pvs` into volume groups and builds their LVs.
@@ -92,8 +91,10 @@ fn build_vg(
     let mut areas: BTreeMap<&str, DeviceRef> = BTreeMap::new();
     let mut pv_infos = Vec::new();
     for pm in &vgm.pvs {
-        let matches: Vec<&(PhysicalVolume, DeviceRef)> =
-            pvs.iter().filter(|(p, _)| same_id(&p.pv_uuid, &pm.uuid)).collect();
+        let matches: Vec<&(PhysicalVolume, DeviceRef)> = pvs
+            .iter()
+            .filter(|(p, _)| same_id(&p.pv_uuid, &pm.uuid))
+            .collect();
         if matches.len() > 1 {
             warnings.push(format!(
                 "PV {} ({}) found on several devices: {}; using the first",
@@ -225,7 +226,7 @@ fn build_lv(
             let len = seg.extent_count * extent_bytes;
             let per_area = len / (seg.stripes.len().max(1) as u64);
             if let Some(sb) = stripe_bytes {
-                if seg.stripes.len() > 1 && per_area % sb != 0 {
+                if seg.stripes.len() > 1 && !per_area.is_multiple_of(sb) {
                     warnings.push(format!(
                         "LV {name} segment {}: stripe size {sb} does not divide the \
                          {per_area}-byte stripe; the LV has no device",

@@ -50,11 +50,11 @@ impl LvDevice {
                 len: p.len,
                 size,
             };
-            if p.start != size || n == 0 || p.len % n != 0 {
+            if p.start != size || n == 0 || !p.len.is_multiple_of(n) {
                 return Err(bad("segment layout".into()));
             }
             let per_area = p.len / n;
-            if n > 1 && (p.stripe_bytes == 0 || per_area % p.stripe_bytes != 0) {
+            if n > 1 && (p.stripe_bytes == 0 || !per_area.is_multiple_of(p.stripe_bytes)) {
                 return Err(bad(format!("stripe size {}", p.stripe_bytes)));
             }
             for a in &p.areas {

@@ -371,7 +371,9 @@ impl Parser<'_> {
         } else {
             i64::try_from(magnitude).ok()
         };
-        value.map(Value::Int).ok_or_else(|| bad("integer out of range:"))
+        value
+            .map(Value::Int)
+            .ok_or_else(|| bad("integer out of range:"))
     }
 }
 
@@ -406,7 +408,10 @@ mod tests {
         let e = parse("a {\n b = 1\n", ParseLimits::default()).unwrap_err();
         assert!(e.message.contains("missing '}'"), "{e}");
         let e = parse("x = \"abc", ParseLimits::default()).unwrap_err();
-        assert_eq!((e.line, e.column, e.message.as_str()), (1, 5, "unterminated string"));
+        assert_eq!(
+            (e.line, e.column, e.message.as_str()),
+            (1, 5, "unterminated string")
+        );
         let e = parse("x = 99999999999999999999", ParseLimits::default()).unwrap_err();
         assert!(e.message.contains("out of range"), "{e}");
     }
@@ -423,6 +428,9 @@ mod tests {
             max_depth: 32,
             max_values: 50,
         };
-        assert!(parse(&many, limits).unwrap_err().message.contains("more than 50"));
+        assert!(parse(&many, limits)
+            .unwrap_err()
+            .message
+            .contains("more than 50"));
     }
 }

@@ -204,7 +204,15 @@ pub fn build(root: &Section, origin: TextOrigin<'_>, limits: &Limits) -> Result<
         for (lv_name, lv) in lv_sec.sections() {
             check_count(lvs.len() + 1, "logical volumes", limits, origin)?;
             let at = format!("{name}/logical_volumes/{lv_name}");
-            lvs.push(build_lv(lv_name, lv, &at, &pvs, extent_bytes, limits, origin)?);
+            lvs.push(build_lv(
+                lv_name,
+                lv,
+                &at,
+                &pvs,
+                extent_bytes,
+                limits,
+                origin,
+            )?);
         }
     }
     Ok(VgMeta {
@@ -328,7 +336,7 @@ fn striped_areas(
             ),
         ));
     }
-    if meta.extent_count % stripe_count != 0 {
+    if !meta.extent_count.is_multiple_of(stripe_count) {
         return Err(origin.corrupt(
             format!("{at}/extent_count"),
             format!(
@@ -366,9 +374,9 @@ fn striped_areas(
                 return Err(origin.corrupt(
                     field,
                     format!(
-                        "extents {start}..{start}+{area_len} reach past the {} extents of {pv_name}",
-                        pv.pe_count
-                    ),
+                    "extents {start}..{start}+{area_len} reach past the {} extents of {pv_name}",
+                    pv.pe_count
+                ),
                 ))
             }
         }
