@@ -547,3 +547,74 @@ fn pvck_accepts_writer_output_when_installed() {
     assert!(!text.contains("CHECK"), "{text}");
     assert!(text.contains("vgname vgv seqno 1"), "{text}");
 }
+
+// ---- fuzz seeds ------------------------------------------------------------------
+
+/// Writes small writer-made PVs and metadata texts as fuzz seeds into
+/// `$GUESTKIT_LVM_SEEDS/{lvm_label,lvm_metadata}`.
+#[test]
+#[ignore = "writes fuzz seeds: GUESTKIT_LVM_SEEDS=fuzz/corpus cargo test -- --ignored"]
+fn write_fuzz_seeds() {
+    let Some(root) = std::env::var_os("GUESTKIT_LVM_SEEDS") else {
+        return;
+    };
+    let root = PathBuf::from(root);
+    let label_dir = root.join("lvm_label");
+    let text_dir = root.join("lvm_metadata");
+    std::fs::create_dir_all(&label_dir).unwrap();
+    std::fs::create_dir_all(&text_dir).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let small_pv = |name: &str| {
+        let path = dir.path().join(format!("{name}.img"));
+        std::fs::File::create(&path).unwrap();
+        let mut pv = PvSpec::new(name, &path, 0, 64 << 10, "/dev/sdz");
+        pv.pe_start = 16 << 10;
+        pv
+    };
+    let mut spec = VgSpec::new(
+        "seedvg",
+        vec![small_pv("pv0"), small_pv("pv1")],
+        vec![
+            LvSpec::new(
+                "lin",
+                vec![SegmentSpec::linear(0, 0, 2), SegmentSpec::linear(0, 5, 3)],
+            ),
+            LvSpec::new(
+                "str",
+                vec![SegmentSpec::striped(vec![(0, 8), (1, 0)], 1024, 4)],
+            ),
+            LvSpec::new("one", vec![SegmentSpec::linear(1, 4, 2)]),
+            LvSpec::new("thin", vec![SegmentSpec::other("thin", 1, &["thin_pool = \"p\""])]),
+        ],
+    );
+    spec.extent_size = 4096;
+    w::write_vg(&spec).unwrap();
+    for lv in ["lin", "str", "one"] {
+        spec.write_lv_data(lv, &lv_pattern(lv, spec.lv_size(lv) as usize))
+            .unwrap();
+    }
+    for (i, pv) in spec.pvs.iter().enumerate() {
+        std::fs::copy(&pv.path, label_dir.join(format!("vg-pv{i}"))).unwrap();
+    }
+    std::fs::write(text_dir.join("seedvg"), spec.metadata_text()).unwrap();
+    // A second version, then a wrapped one.
+    spec.seqno = 2;
+    w::write_metadata(&spec.pvs[0], &spec.metadata_text()).unwrap();
+    std::fs::copy(&spec.pvs[0].path, label_dir.join("vg-pv0-seqno2")).unwrap();
+    w::write_metadata_at(&spec.pvs[0], &spec.metadata_text(), (12 << 10) - 700).unwrap();
+    std::fs::copy(&spec.pvs[0].path, label_dir.join("vg-pv0-wrapped")).unwrap();
+    // An orphan PV.
+    let orphan = small_pv("orphan");
+    w::write_pv(&orphan, false).unwrap();
+    std::fs::copy(&orphan.path, label_dir.join("orphan")).unwrap();
+    // Real LVM texts (seqno 1..5) from the sample headers.
+    let real = data_file("pv0-head.bin");
+    for (n, off) in [512usize, 1536, 3072, 4608, 6656].into_iter().enumerate() {
+        let start = 4096 + off;
+        let end = start + real[start..].iter().position(|&b| b == 0).unwrap();
+        std::fs::write(text_dir.join(format!("real-seqno{}", n + 1)), &real[start..end]).unwrap();
+    }
+    let mut head = real.clone();
+    head.truncate(12 << 10);
+    std::fs::write(label_dir.join("real-head-12k"), head).unwrap();
+}
