@@ -17,6 +17,7 @@ pub mod file;
 pub mod format;
 pub mod limits;
 pub mod paths;
+pub mod volume;
 
 pub use block::{BlockDevice, CountingDevice, DeviceRef, IoStats, MemDevice, SliceDevice};
 pub use error::{DiskError, Layer, Result};

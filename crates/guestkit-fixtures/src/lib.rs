@@ -8,6 +8,7 @@
 //! recipe functions directly.
 
 pub mod cache;
+pub mod lvm;
 pub mod tools;
 
 pub use cache::{cached, fixtures_root, workspace_root};

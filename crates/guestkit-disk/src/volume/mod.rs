@@ -1,0 +1,3 @@
+//! Volumes found inside disks.
+
+pub mod lvm;
