@@ -330,7 +330,8 @@ impl SparseExtent {
             }
         }
         let cache = budget.cache_bytes_each / 2;
-        let cache_tables = (cache / gt_bytes).clamp(1, gd_entries.max(1));
+        // Each cached table also costs its map slot and Arc header.
+        let cache_tables = (cache / (gt_bytes + 64)).clamp(1, gd_entries.max(1));
         // May be 0: with a tiny budget, compressed grains are not kept.
         let grain_cache_len = (cache / grain_bytes).min(MAX_CACHED_GRAINS as u64);
         Ok(SparseExtent {
