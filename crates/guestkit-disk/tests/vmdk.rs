@@ -514,3 +514,116 @@ fn zero_extents_and_flat_offsets() {
     assert_eq!(opened.info.virtual_size, 48 * 512);
     assert_device_equals(opened.device.as_ref(), &reference, "custom.vmdk");
 }
+
+#[test]
+fn sequential_reads_coalesce_contiguous_grains() {
+    use guestkit_disk::{open_image_counted, IoStats};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let img = build(dir.path(), "monolithicSparse");
+    let bytes = std::fs::read(&img).unwrap();
+    let (_, gt) = gd_and_gt(&bytes);
+    let grains = (DISK / 65536) as usize;
+    // Runs of allocated grains stored one after the other in the file.
+    let mut runs = 0;
+    let mut prev = 0u32;
+    for i in 0..grains {
+        let e = le32(&bytes, gt + 4 * i);
+        if e > 1 && (prev <= 1 || e != prev + 128) {
+            runs += 1;
+        }
+        prev = e;
+    }
+    assert!(runs > 3, "pattern has several data runs");
+    let stats = Arc::new(IoStats::default());
+    let opened = open_image_counted(&img, &OpenOptions::default(), stats.clone()).unwrap();
+    let before = stats.reads();
+    let mut buf = vec![0u8; DISK as usize];
+    opened.device.read_at(&mut buf, 0).unwrap();
+    // One read per run of grains plus the one grain table.
+    assert_eq!(stats.reads() - before, runs as u64 + 1);
+    // Random 4 KiB reads inside allocated grains: one file read each.
+    let allocated: Vec<u64> = (0..grains)
+        .filter(|&i| le32(&bytes, gt + 4 * i) > 1)
+        .map(|i| i as u64 * 65536)
+        .collect();
+    let mut small = [0u8; 4096];
+    for (k, &g) in allocated.iter().enumerate().take(50) {
+        let at = g + (k as u64 * 4096) % 65536;
+        let before = stats.reads();
+        opened.device.read_at(&mut small, at).unwrap();
+        assert_eq!(stats.reads() - before, 1, "read at {at}");
+        assert_eq!(&small[..], &buf[at as usize..at as usize + 4096]);
+    }
+}
+
+#[test]
+fn concurrent_reads_of_a_compressed_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = build(dir.path(), "streamOptimized");
+    let reference = std::fs::read(qemu_raw_export(&img, dir.path())).unwrap();
+    let device = open(&img).device;
+    std::thread::scope(|scope| {
+        for t in 0..4u64 {
+            let device = device.clone();
+            let reference = &reference;
+            scope.spawn(move || {
+                let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ t;
+                for _ in 0..300 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let len = (x % 100_000) as usize + 1;
+                    let at = (x >> 20) % (DISK - len as u64);
+                    let mut buf = vec![0u8; len];
+                    device.read_at(&mut buf, at).unwrap();
+                    assert!(
+                        buf[..] == reference[at as usize..at as usize + len],
+                        "{at}+{len}"
+                    );
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn many_lines_naming_one_sparse_file_share_the_memory_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let sparse = build(dir.path(), "twoGbMaxExtentSparse");
+    let extent = "twoGbMaxExtentSparse-s001.vmdk";
+    // 200 copies of a 24 MiB sparse extent: fine under default limits, and
+    // its file is opened once.
+    let lines = format!("RW {} SPARSE \"{extent}\"\n", DISK / 512).repeat(200);
+    let p = descriptor(dir.path(), "copies.vmdk", &lines);
+    let opened = open(&p);
+    assert_eq!(opened.info.virtual_size, 200 * DISK);
+    assert_eq!(opened.info.extents.len(), 1);
+    let mut a = vec![0u8; 8192];
+    let mut b = vec![0u8; 8192];
+    opened.device.read_at(&mut a, 5000).unwrap();
+    opened.device.read_at(&mut b, 150 * DISK + 5000).unwrap();
+    assert_eq!(a, b);
+    drop(sparse);
+    // The cache budget is split between the 200 extents: each must still
+    // hold one 2 KiB grain table.
+    let options = OpenOptions {
+        limits: guestkit_disk::Limits {
+            max_cache_bytes: 100 * 2048,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let err = match open_image(&p, &options) {
+        Ok(_) => panic!("opened with a too small cache budget"),
+        Err(e) => e,
+    };
+    match &err {
+        DiskError::LimitExceeded { field, limit, .. } => {
+            assert_eq!(field, "grain table bytes");
+            assert_eq!(*limit, 1024);
+        }
+        other => panic!("expected LimitExceeded, got {other}"),
+    }
+    assert_names(&err, Path::new(extent));
+}

@@ -22,7 +22,7 @@ use crate::format::{ImageFormat, ImageInfo, ImageSource, OpenContext, OpenedImag
 
 use descriptor::{Access, Descriptor, ExtentKind, ParseError};
 use extent::{ExtentData, VmdkDevice};
-use sparse::{SparseExtent, SparseHeader};
+use sparse::{Budget, SparseExtent, SparseHeader};
 
 const SECTOR: u64 = 512;
 /// Largest descriptor read (text file or embedded).
@@ -82,7 +82,8 @@ fn open_monolithic(source: ImageSource, ctx: &OpenContext) -> Result<OpenedImage
             ));
         }
     }
-    let extent = SparseExtent::open(source.clone(), header, ctx.limits)?;
+    let mut budget = Budget::new(ctx.limits, 1);
+    let extent = SparseExtent::open(source.clone(), header, ctx.limits, &mut budget)?;
     let capacity = extent.capacity();
     let desc = desc.unwrap_or_default();
     let mut details = Details::default();
@@ -180,7 +181,14 @@ fn open_descriptor_file(source: ImageSource, ctx: &OpenContext) -> Result<Opened
         ));
     }
     let mut total = 0u64;
-    let mut files: HashMap<String, ImageSource> = HashMap::new();
+    let sparse_count = desc
+        .extents
+        .iter()
+        .filter(|e| matches!(e.kind, ExtentKind::Sparse | ExtentKind::VmfsSparse))
+        .count();
+    let mut budget = Budget::new(ctx.limits, sparse_count as u64);
+    // Extent files by canonical path: a file named on many lines is opened once.
+    let mut files: HashMap<PathBuf, ImageSource> = HashMap::new();
     let mut extents = Vec::with_capacity(desc.extents.len());
     let mut extent_paths: Vec<PathBuf> = Vec::new();
     let mut details = Details::default();
@@ -230,12 +238,13 @@ fn open_descriptor_file(source: ImageSource, ctx: &OpenContext) -> Result<Opened
             (_, Some(name)) => name,
             (_, None) => return Err(here("no file name".into())),
         };
-        let file = match files.get(name) {
+        let canonical = ctx.resolve(&path, name, Layer::Vmdk)?;
+        let file = match files.get(&canonical) {
             Some(f) => f.clone(),
             None => {
                 let f = ctx.open_referenced_file(&path, name, Layer::Vmdk)?;
                 extent_paths.push(f.path.clone());
-                files.insert(name.clone(), f.clone());
+                files.insert(canonical, f.clone());
                 f
             }
         };
@@ -275,7 +284,7 @@ fn open_descriptor_file(source: ImageSource, ctx: &OpenContext) -> Result<Opened
                         header.capacity_sectors, line.sectors
                     )));
                 }
-                let s = SparseExtent::open(file, header, ctx.limits)?;
+                let s = SparseExtent::open(file, header, ctx.limits, &mut budget)?;
                 details.sparse(&s);
                 extents.push((bytes, ExtentData::Sparse(Box::new(s))));
             }

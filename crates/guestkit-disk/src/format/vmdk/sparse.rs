@@ -174,6 +174,26 @@ enum Grain {
     Data(u64),
 }
 
+/// Memory the sparse extents of one image may use between them: grain
+/// directories come out of `table_bytes_left` (starting at
+/// `Limits::max_table_bytes`); each extent's caches get `cache_bytes_each`
+/// (`Limits::max_cache_bytes` split between the extents).
+#[derive(Debug, Clone)]
+pub(crate) struct Budget {
+    pub table_bytes_left: u64,
+    pub cache_bytes_each: u64,
+}
+
+impl Budget {
+    /// The budget for `extents` sparse extents under `limits`.
+    pub fn new(limits: &Limits, extents: u64) -> Self {
+        Budget {
+            table_bytes_left: limits.max_table_bytes,
+            cache_bytes_each: limits.max_cache_bytes / extents.max(1),
+        }
+    }
+}
+
 /// An opened sparse extent.
 #[derive(Debug)]
 pub(crate) struct SparseExtent {
@@ -191,9 +211,14 @@ pub(crate) struct SparseExtent {
 }
 
 impl SparseExtent {
-    /// Checks `header` against the file and `limits`, and loads the grain
-    /// directory.
-    pub fn open(file: ImageSource, header: SparseHeader, limits: &Limits) -> Result<Self> {
+    /// Checks `header` against the file, `limits` and `budget`, and loads the
+    /// grain directory (its bytes are taken from `budget`).
+    pub fn open(
+        file: ImageSource,
+        header: SparseHeader,
+        limits: &Limits,
+        budget: &mut Budget,
+    ) -> Result<Self> {
         let path = file.path.clone();
         let path = path.as_path();
         let file_size = file.size();
@@ -236,7 +261,7 @@ impl SparseExtent {
         let grain_bytes = g * SECTOR;
         let gtes = u64::from(header.gtes_per_gt);
         let gt_bytes = gtes * 4;
-        let gt_limit = limits.max_table_bytes.min(limits.max_cache_bytes);
+        let gt_limit = limits.max_table_bytes.min(budget.cache_bytes_each);
         if gtes == 0 {
             return Err(corrupt(
                 path,
@@ -257,15 +282,16 @@ impl SparseExtent {
         let gt_span = gtes * grain_bytes; // <= 2^20 * 2^24, cannot overflow
         let gd_entries = capacity.div_ceil(gt_span);
         let gd_bytes = gd_entries * 4;
-        if gd_bytes > limits.max_table_bytes {
+        if gd_bytes > budget.table_bytes_left {
             return Err(DiskError::limit(
                 path,
                 Layer::Vmdk,
                 "grain directory bytes",
                 gd_bytes,
-                limits.max_table_bytes,
+                budget.table_bytes_left,
             ));
         }
+        budget.table_bytes_left -= gd_bytes;
         let gd_at = header
             .gd_offset
             .checked_mul(SECTOR)
@@ -303,9 +329,11 @@ impl SparseExtent {
                 ));
             }
         }
-        let cache_tables = (limits.max_cache_bytes / 2 / gt_bytes).clamp(1, gd_entries.max(1));
-        let grain_cache_len =
-            (limits.max_cache_bytes / 2 / grain_bytes).clamp(1, MAX_CACHED_GRAINS as u64);
+        let cache = budget.cache_bytes_each / 2;
+        // Each cached table also costs its map slot and Arc header.
+        let cache_tables = (cache / (gt_bytes + 64)).clamp(1, gd_entries.max(1));
+        // May be 0: with a tiny budget, compressed grains are not kept.
+        let grain_cache_len = (cache / grain_bytes).min(MAX_CACHED_GRAINS as u64);
         Ok(SparseExtent {
             compressed: header.compressed(),
             markers: header.flags & FLAG_MARKERS != 0,
