@@ -577,3 +577,41 @@ fn too_deep_backing_chain_is_refused() {
     );
     assert_names(&err, ".qcow2");
 }
+
+#[test]
+fn garbage_in_a_compressed_cluster_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = convert_variant(dir.path(), "badz.qcow2", &["-c"]);
+    let l1 = read_be64(&img, 40);
+    let l2 = read_be64(&img, l1) & 0x00ff_ffff_ffff_fe00;
+    // The first guest cluster stored compressed (repetitive text).
+    let index = (0..8192u64)
+        .find(|i| read_be64(&img, l2 + i * 8) & (1 << 62) != 0)
+        .expect("a compressed cluster");
+    let host = read_be64(&img, l2 + index * 8) & ((1u64 << 54) - 1);
+    patch(&img, host, &[0xff; 64]);
+    let dev = open(&img).device;
+    let mut b = vec![0u8; 65536];
+    let err = dev.read_at(&mut b, index << 16).unwrap_err();
+    assert!(
+        matches!(err, DiskError::Corrupt { offset, ref field, .. }
+            if offset == host && field == "compressed cluster"),
+        "{err}"
+    );
+    assert_names(&err, "badz.qcow2");
+    // A partial read goes through the cluster cache path and fails the same way.
+    let err = dev.read_at(&mut b[..100], (index << 16) + 5).unwrap_err();
+    assert!(matches!(err, DiskError::Corrupt { .. }), "{err}");
+}
+
+#[test]
+fn tiny_l2_cache_still_reads_correctly() {
+    let dir = tempfile::tempdir().unwrap();
+    // 4 KiB clusters: one L2 table maps 2 MiB, so 12 tables for the disk.
+    let img = convert_variant(dir.path(), "c4k.qcow2", &["-o", "cluster_size=4096"]);
+    let reference = std::fs::read(qemu_raw_export(&img, dir.path())).unwrap();
+    let mut options = OpenOptions::default();
+    options.limits.max_cache_bytes = 8192;
+    let opened = open_image(&img, &options).unwrap();
+    assert_device_equals(opened.device.as_ref(), &reference, "tiny cache");
+}
