@@ -176,7 +176,9 @@ fn cat(path: &PathBuf, offset: u64, length: Option<u64>, args: &ImageArgs) -> Re
     let mut buf = vec![0u8; 4 << 20];
     let mut at = offset;
     while at < end {
-        let n = usize::try_from(end - at).unwrap_or(usize::MAX).min(buf.len());
+        let n = usize::try_from(end - at)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
         let chunk = &mut buf[..n];
         dev.read_at(chunk, at)
             .with_context(|| format!("reading {} at offset {at}", path.display()))?;

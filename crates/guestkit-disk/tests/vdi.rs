@@ -118,7 +118,10 @@ fn block_map_entry_out_of_range_is_corrupt() {
     assert_names(
         &err,
         &img,
-        &[&format!("block map entry {i}"), &format!("offset {}", map + i * 4)],
+        &[
+            &format!("block map entry {i}"),
+            &format!("offset {}", map + i * 4),
+        ],
     );
 }
 

@@ -7,6 +7,7 @@
 //! recipe changes. `cargo xtask fixtures` builds them all; tests call the
 //! recipe functions directly.
 
+pub mod bench;
 pub mod cache;
 pub mod lvm;
 pub mod tools;

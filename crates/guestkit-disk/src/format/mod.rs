@@ -3,10 +3,10 @@
 
 mod qcow2;
 mod raw;
-mod vmdk;
 mod vdi;
 mod vhd;
 mod vhdx;
+mod vmdk;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -430,4 +430,3 @@ fn open_source(
     }
     Ok(opened)
 }
-

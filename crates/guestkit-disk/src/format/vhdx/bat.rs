@@ -107,14 +107,16 @@ pub(super) fn read(
                 allocated += 1;
                 Block::Present(offset)
             }
-            7 => return Err(corrupt(
-                path,
-                at,
-                "payload BAT entry",
-                format!(
+            7 => {
+                return Err(corrupt(
+                    path,
+                    at,
+                    "payload BAT entry",
+                    format!(
                     "block {index} is PARTIALLY_PRESENT, a state only differencing disks may use"
                 ),
-            )),
+                ))
+            }
             s => {
                 return Err(corrupt(
                     path,
