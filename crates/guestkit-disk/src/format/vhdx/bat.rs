@@ -80,7 +80,7 @@ pub(super) fn read(
         let at = region.offset + i * 8;
         let state = entry & 7;
         let offset = (entry >> 20) * MIB;
-        let is_bitmap = (i + 1) % (chunk_ratio + 1) == 0;
+        let is_bitmap = (i + 1).is_multiple_of(chunk_ratio + 1);
         if is_bitmap {
             // Sector bitmap blocks only matter to differencing disks; a
             // present one must still lie inside the file.
@@ -107,14 +107,16 @@ pub(super) fn read(
                 allocated += 1;
                 Block::Present(offset)
             }
-            7 => return Err(corrupt(
-                path,
-                at,
-                "payload BAT entry",
-                format!(
+            7 => {
+                return Err(corrupt(
+                    path,
+                    at,
+                    "payload BAT entry",
+                    format!(
                     "block {index} is PARTIALLY_PRESENT, a state only differencing disks may use"
                 ),
-            )),
+                ))
+            }
             s => {
                 return Err(corrupt(
                     path,
