@@ -1,15 +1,18 @@
 //! Any bytes as a vhdx image: the vhdx reader under small limits, then reads
 //! spread over the virtual disk (block boundaries, the end, unaligned runs).
+//! Inputs starting with `SPRS` are sparse images (see `sparse_input.rs`).
 #![no_main]
 
 use std::path::Path;
-use std::sync::Arc;
 
-use guestkit_disk::{open_device, ImageFormat, MemDevice, OpenOptions};
+use guestkit_disk::{open_device, ImageFormat, OpenOptions};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "sparse_input.rs"]
+mod sparse_input;
+
 fuzz_target!(|data: &[u8]| {
-    let dev = Arc::new(MemDevice::new(data.to_vec(), "fuzz.vhdx"));
+    let dev = sparse_input::device(data, "fuzz.vhdx");
     let mut options = OpenOptions::default();
     options.stated_format = Some(ImageFormat::Vhdx);
     options.limits.max_table_bytes = 1 << 20;
