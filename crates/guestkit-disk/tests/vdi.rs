@@ -143,10 +143,12 @@ fn absurd_virtual_size_is_refused() {
 #[test]
 fn block_map_larger_than_table_limit_is_refused() {
     let (_dir, img) = build(&[]);
-    let mut options = OpenOptions::default();
-    options.limits = Limits {
-        max_table_bytes: 64,
-        ..Limits::default()
+    let options = OpenOptions {
+        limits: Limits {
+            max_table_bytes: 64,
+            ..Limits::default()
+        },
+        ..OpenOptions::default()
     };
     let err = open_image(&img, &options).unwrap_err();
     assert!(matches!(err, DiskError::LimitExceeded { .. }), "{err}");
@@ -169,4 +171,16 @@ fn differencing_vdi_is_unsupported() {
     let err = open_err(&img);
     assert!(matches!(err, DiskError::Unsupported { .. }), "{err}");
     assert_names(&err, &img, &["differencing", "UUID"]);
+}
+
+#[test]
+fn sequential_reads_over_contiguous_blocks_are_one_file_read() {
+    let (_dir, img) = build(&["-o", "static=on"]);
+    let stats = std::sync::Arc::new(guestkit_disk::IoStats::default());
+    let opened =
+        guestkit_disk::open_image_counted(&img, &OpenOptions::default(), stats.clone()).unwrap();
+    let before = stats.reads();
+    let mut buf = vec![0u8; 8 << 20];
+    opened.device.read_at(&mut buf, (3 << 20) + 100).unwrap();
+    assert_eq!(stats.reads() - before, 1, "9 blocks in one read");
 }

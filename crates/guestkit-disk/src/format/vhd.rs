@@ -429,3 +429,57 @@ fn open_dynamic(
         device: Arc::new(device),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::IoStats;
+    use crate::block::MemDevice;
+    use crate::limits::Limits;
+    use crate::paths::ImageRoots;
+
+    /// Images from before Virtual PC 2004 end with a 511-byte footer.
+    #[test]
+    fn fixed_disk_with_511_byte_footer() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("d.raw");
+        let mut content = vec![0u8; 4 << 20];
+        for (i, b) in content.iter_mut().enumerate() {
+            *b = (i * 7 % 251) as u8;
+        }
+        std::fs::write(&raw, &content).unwrap();
+        let img = dir.path().join("d.vhd");
+        let status = std::process::Command::new("qemu-img")
+            .args(["convert", "-q", "-f", "raw", "-O", "vpc", "-o"])
+            .args(["subformat=fixed,force_size=on"])
+            .arg(&raw)
+            .arg(&img)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut bytes = std::fs::read(&img).unwrap();
+        assert_eq!(bytes.pop(), Some(0), "the footer's last byte is reserved");
+        let limits = Limits::default();
+        let roots = ImageRoots::default();
+        let ctx = OpenContext {
+            limits: &limits,
+            roots: &roots,
+            stats: Arc::new(IoStats::default()),
+            chain: vec![img.clone()],
+        };
+        let source = ImageSource {
+            path: img.clone(),
+            device: Arc::new(MemDevice::new(bytes, "d.vhd")),
+            allocated: 0,
+        };
+        let opened = open(source, &ctx).unwrap();
+        assert_eq!(
+            opened.info.details["footer"],
+            format!("511 bytes at {}", 4 << 20)
+        );
+        assert_eq!(opened.device.size(), 4 << 20);
+        let mut back = vec![0u8; 4 << 20];
+        opened.device.read_at(&mut back, 0).unwrap();
+        assert!(back == content);
+    }
+}

@@ -80,7 +80,7 @@ pub(super) fn read(
         let at = region.offset + i * 8;
         let state = entry & 7;
         let offset = (entry >> 20) * MIB;
-        let is_bitmap = (i + 1) % (chunk_ratio + 1) == 0;
+        let is_bitmap = (i + 1).is_multiple_of(chunk_ratio + 1);
         if is_bitmap {
             // Sector bitmap blocks only matter to differencing disks; a
             // present one must still lie inside the file.

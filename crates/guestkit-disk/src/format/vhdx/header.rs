@@ -216,7 +216,8 @@ fn parse_regions(source: &ImageSource, at: u64) -> Result<Regions> {
                 "region listed twice",
             ));
         }
-        let aligned = offset % MIB == 0 && length % MIB == 0 && offset >= MIB && length > 0;
+        let aligned =
+            offset.is_multiple_of(MIB) && length.is_multiple_of(MIB) && offset >= MIB && length > 0;
         let inside = offset
             .checked_add(length)
             .is_some_and(|end| end <= source.size());

@@ -196,7 +196,8 @@ pub(super) fn read(source: &ImageSource, region: Region) -> Result<Metadata> {
     }
     let vs = need(disk_size, "virtual disk size", 8)?;
     let virtual_size = bytes::le64(&vs.data, 0).unwrap_or(0);
-    if virtual_size > MAX_DISK_SIZE || virtual_size % u64::from(logical_sector_size) != 0 {
+    if virtual_size > MAX_DISK_SIZE || !virtual_size.is_multiple_of(u64::from(logical_sector_size))
+    {
         return Err(corrupt(
             path,
             vs.at,
