@@ -8,7 +8,7 @@ use std::path::Path;
 use guestkit_disk::{open_device, ImageFormat, OpenOptions};
 use libfuzzer_sys::fuzz_target;
 
-#[path = "sparse_input.rs"]
+#[path = "shared/sparse_input.rs"]
 mod sparse_input;
 
 fuzz_target!(|data: &[u8]| {

@@ -109,11 +109,15 @@ pub fn detect(file: &dyn BlockDevice) -> Result<ImageFormat> {
     if head.starts_with(b"conectix") {
         return Ok(ImageFormat::Vhd);
     }
-    if file.size() >= 512 {
-        let mut footer = [0u8; 8];
-        file.read_at(&mut footer, file.size() - 512)?;
-        if &footer == b"conectix" {
-            return Ok(ImageFormat::Vhd);
+    // A fixed VHD has only a footer: 512 bytes from the end, or 511 in images
+    // written by old Virtual PC versions.
+    for footer_len in [512u64, 511] {
+        if file.size() >= footer_len {
+            let mut cookie = [0u8; 8];
+            file.read_at(&mut cookie, file.size() - footer_len)?;
+            if &cookie == b"conectix" {
+                return Ok(ImageFormat::Vhd);
+            }
         }
     }
     Ok(ImageFormat::Raw)

@@ -76,14 +76,25 @@ pub fn pattern_raw(path: &Path, size: u64) {
     }
 }
 
-/// Exports `image` with `qemu-img convert -O raw` into `dir` and returns the path.
+/// Exports `image` with `qemu-img convert -O raw` into `dir` and returns the
+/// path. The source format is the one guestkit detects, stated to qemu-img:
+/// qemu-img probes a fixed VHD as raw and would export its footer as data.
 pub fn qemu_raw_export(image: &Path, dir: &Path) -> PathBuf {
     let out = dir.join(format!(
         "{}.qemu-export.raw",
         image.file_name().unwrap().to_string_lossy()
     ));
-    qemu_img(&["convert", "-O", "raw", s(image), s(&out)]);
+    let format = qemu_format_name(open(image).info.format);
+    qemu_img(&["convert", "-f", format, "-O", "raw", s(image), s(&out)]);
     out
+}
+
+/// qemu's name of a format.
+pub fn qemu_format_name(format: guestkit_disk::ImageFormat) -> &'static str {
+    match format {
+        guestkit_disk::ImageFormat::Vhd => "vpc",
+        other => other.name(),
+    }
 }
 
 /// Opens an image with default options.
