@@ -584,7 +584,10 @@ fn write_fuzz_seeds() {
                 vec![SegmentSpec::striped(vec![(0, 8), (1, 0)], 1024, 4)],
             ),
             LvSpec::new("one", vec![SegmentSpec::linear(1, 4, 2)]),
-            LvSpec::new("thin", vec![SegmentSpec::other("thin", 1, &["thin_pool = \"p\""])]),
+            LvSpec::new(
+                "thin",
+                vec![SegmentSpec::other("thin", 1, &["thin_pool = \"p\""])],
+            ),
         ],
     );
     spec.extent_size = 4096;
@@ -612,7 +615,11 @@ fn write_fuzz_seeds() {
     for (n, off) in [512usize, 1536, 3072, 4608, 6656].into_iter().enumerate() {
         let start = 4096 + off;
         let end = start + real[start..].iter().position(|&b| b == 0).unwrap();
-        std::fs::write(text_dir.join(format!("real-seqno{}", n + 1)), &real[start..end]).unwrap();
+        std::fs::write(
+            text_dir.join(format!("real-seqno{}", n + 1)),
+            &real[start..end],
+        )
+        .unwrap();
     }
     let mut head = real.clone();
     head.truncate(12 << 10);
