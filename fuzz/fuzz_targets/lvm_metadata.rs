@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use guestkit_disk::volume::lvm::{self, metadata, vg, PhysicalVolume, PvMetadata};
-use guestkit_disk::{BlockDevice, DeviceRef, Limits, MemDevice};
+use guestkit_disk::{DeviceRef, Limits, MemDevice};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -35,7 +35,8 @@ fuzz_target!(|data: &[u8]| {
     let text: Arc<str> = Arc::from(text.as_ref());
     let mut pvs = Vec::new();
     for (i, pm) in model.pvs.iter().take(4).enumerate() {
-        let want = (pm.pe_start * 512).saturating_add(pm.pe_count.saturating_mul(model.extent_size * 512));
+        let want =
+            (pm.pe_start * 512).saturating_add(pm.pe_count.saturating_mul(model.extent_size * 512));
         let size = want.min(256 << 10) as usize;
         let dev: DeviceRef = Arc::new(MemDevice::new(vec![0x5au8; size], format!("pv{i}")));
         let pv = PhysicalVolume {

@@ -366,6 +366,36 @@ fn metadata_wrapping_around_the_circular_buffer() {
     assert_eq!(lv(&vg, "a").size, 2 * MIB);
 }
 
+#[test]
+fn truncated_pv_and_duplicate_pv_are_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = two_pv_spec(dir.path());
+    w::write_vg(&spec).unwrap();
+    // pv0 cut short: its 11 extents no longer fit, so LV `a` has no device.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&spec.pvs[0].path)
+        .unwrap();
+    f.set_len(3 << 20).unwrap();
+    let devs = devs_of(&spec);
+    let vg = assemble_one(&devs);
+    assert!(lv(&vg, "a").device.is_none());
+    assert!(
+        vg.warnings
+            .iter()
+            .any(|w| w.contains("pv0") && w.contains("unreadable")),
+        "{:?}",
+        vg.warnings
+    );
+    // The same PV given twice: used once, with a warning.
+    let vg = assemble_one(&[Arc::clone(&devs[1]), Arc::clone(&devs[1])]);
+    assert!(
+        vg.warnings.iter().any(|w| w.contains("several devices")),
+        "{:?}",
+        vg.warnings
+    );
+}
+
 // ---- unsupported segment types -----------------------------------------------
 
 #[test]

@@ -209,7 +209,7 @@ pub fn build(root: &Section, origin: TextOrigin<'_>, limits: &Limits) -> Result<
                 lv,
                 &at,
                 &pvs,
-                extent_bytes,
+                extent_size,
                 limits,
                 origin,
             )?);
@@ -230,10 +230,11 @@ fn build_lv(
     lv: &Section,
     at: &str,
     pvs: &[PvMeta],
-    extent_bytes: u64,
+    extent_size: u64,
     limits: &Limits,
     origin: TextOrigin<'_>,
 ) -> Result<LvMeta> {
+    let extent_bytes = extent_size * SECTOR_SIZE; // checked by the caller
     let status = lv
         .array("status")
         .unwrap_or(&[])
@@ -289,7 +290,7 @@ fn build_lv(
             stripes: Vec::new(),
         };
         if meta.seg_type == "striped" || meta.seg_type == "linear" {
-            striped_areas(&mut meta, seg, &at, pvs, limits, origin)?;
+            striped_areas(&mut meta, seg, &at, pvs, extent_size, limits, origin)?;
         }
         segments.push(meta);
     }
@@ -314,6 +315,7 @@ fn striped_areas(
     seg: &Section,
     at: &str,
     pvs: &[PvMeta],
+    extent_size: u64,
     limits: &Limits,
     origin: TextOrigin<'_>,
 ) -> Result<()> {
@@ -327,7 +329,7 @@ fn striped_areas(
     let list = seg
         .array("stripes")
         .ok_or_else(|| origin.corrupt(format!("{at}/stripes"), "missing or not an array"))?;
-    if list.len() as u64 != stripe_count * 2 {
+    if stripe_count.checked_mul(2) != Some(list.len() as u64) {
         return Err(origin.corrupt(
             format!("{at}/stripes"),
             format!(
@@ -348,10 +350,13 @@ fn striped_areas(
     let area_len = meta.extent_count / stripe_count;
     if stripe_count > 1 {
         let size = uint(seg, "stripe_size", at, origin)?;
-        if size == 0 || !size.is_power_of_two() {
+        if size == 0 || !size.is_power_of_two() || size > extent_size {
             return Err(origin.corrupt(
                 format!("{at}/stripe_size"),
-                format!("stripe size of {size} sectors is not a power of two"),
+                format!(
+                    "stripe size of {size} sectors is not a power of two up to the \
+                     extent size ({extent_size} sectors)"
+                ),
             ));
         }
         meta.stripe_size = Some(size);
