@@ -5,7 +5,9 @@
 //! - `test`: the whole test suite: `deps`, `fixtures`, then every test of the
 //!   workspace (with cargo-nextest when installed, else `cargo test`).
 
+use std::path::PathBuf;
 use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
@@ -85,10 +87,60 @@ fn deps() -> Result<()> {
     Ok(())
 }
 
+type Recipe = (
+    &'static str,
+    fn() -> guestkit_fixtures::Result<Vec<PathBuf>>,
+);
+
+/// Every recipe of the factory, with the files it yields.
+const RECIPES: &[Recipe] = &[
+    ("disk-mbr", || {
+        Ok(vec![guestkit_fixtures::disks::mbr_disk()?])
+    }),
+    ("disk-gpt", || {
+        Ok(vec![guestkit_fixtures::disks::gpt_disk()?])
+    }),
+    ("luks", || {
+        let (a, b) = guestkit_fixtures::disks::luks_volumes()?;
+        Ok(vec![a, b])
+    }),
+    ("lvm-standard", || {
+        let dir = guestkit_fixtures::lvm::standard()?;
+        Ok(vec![dir.join("disk0.raw"), dir.join("disk1.raw")])
+    }),
+    ("formats", || {
+        Ok(guestkit_fixtures::formats::format_variants()?
+            .into_iter()
+            .map(|v| v.path)
+            .collect())
+    }),
+    ("qcow2-encrypted", || {
+        Ok(vec![guestkit_fixtures::formats::encrypted_qcow2()?])
+    }),
+    ("qcow2-snapshots", || {
+        Ok(vec![guestkit_fixtures::formats::snapshot_qcow2()?])
+    }),
+];
+
 fn fixtures() -> Result<()> {
     deps()?;
     let root = guestkit_fixtures::fixtures_root();
     println!("fixtures in {}", root.display());
+    for (name, build) in RECIPES {
+        let start = Instant::now();
+        let files = build().with_context(|| format!("building fixture {name}"))?;
+        let secs = start.elapsed().as_secs_f64();
+        let bytes: u64 = files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        println!(
+            "  {name:<16} {:>3} file(s) {:>8} MiB virtual  {secs:>6.2} s",
+            files.len(),
+            bytes >> 20
+        );
+    }
     Ok(())
 }
 

@@ -9,8 +9,11 @@
 
 pub mod bench;
 pub mod cache;
+pub mod disks;
+pub mod formats;
 pub mod lvm;
 pub mod tools;
+pub mod tree;
 
 pub use cache::{cached, fixtures_root, workspace_root};
 
