@@ -144,7 +144,7 @@ fn random_reads(path: &Path, target: f64) {
         offsets.len(),
         t.as_secs_f64() * 1e3,
         rate,
-        (stats.bytes_read() - before) / RUNS as u64 >> 20
+        ((stats.bytes_read() - before) / RUNS as u64) >> 20
     );
 }
 
