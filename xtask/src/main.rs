@@ -2,6 +2,7 @@
 //!
 //! - `deps`: install the Debian packages the fixture factory and tests use.
 //! - `fixtures`: build (or confirm cached) every fixture image.
+//! - `demo`: rebuild `demo/demo.qcow2`, the demo image the repository ships.
 //! - `test`: the whole test suite: `deps`, `fixtures`, then every test of the
 //!   workspace (with cargo-nextest when installed, else `cargo test`).
 
@@ -33,8 +34,9 @@ fn main() -> Result<()> {
         "deps" => deps(),
         "fixtures" => fixtures(),
         "test" => test(),
+        "demo" => demo(),
         _ => {
-            eprintln!("usage: cargo xtask <deps|fixtures|test>");
+            eprintln!("usage: cargo xtask <deps|fixtures|test|demo>");
             bail!("unknown task {task:?}")
         }
     }
@@ -177,5 +179,18 @@ fn test() -> Result<()> {
             bail!("doctests failed");
         }
     }
+    Ok(())
+}
+
+fn demo() -> Result<()> {
+    deps()?;
+    let built = guestkit_fixtures::demo::demo_disk()?;
+    let target = guestkit_fixtures::demo::committed_demo();
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::copy(&built, &target)
+        .with_context(|| format!("copying {} to {}", built.display(), target.display()))?;
+    println!("{}", target.display());
     Ok(())
 }

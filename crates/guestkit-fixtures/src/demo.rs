@@ -1,0 +1,133 @@
+//! The demo VM disk the repository ships (`demo/demo.qcow2`): a small GPT
+//! disk laid out like a real server — EFI system partition, `/boot`, swap and
+//! an LVM physical volume holding the root and home logical volumes — as a
+//! compressed qcow2 of a few hundred KiB.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::disks::{sparse_file, splice};
+use crate::lvm::{write_vg, LvSpec, PvSpec, SegmentSpec, VgSpec};
+use crate::tools::{arg, run, run_with_stdin};
+use crate::tree::write_sample_tree;
+use crate::{cached, FixtureError, Result};
+
+const MIB: u64 = 1 << 20;
+
+/// Where the demo disk is committed in the repository.
+pub fn committed_demo() -> PathBuf {
+    crate::workspace_root().join("demo").join("demo.qcow2")
+}
+
+/// Builds (or finds cached) the demo disk; returns the qcow2.
+pub fn demo_disk() -> Result<PathBuf> {
+    let dir = cached("demo", include_str!("demo.rs"), build)?;
+    Ok(dir.join("demo.qcow2"))
+}
+
+fn ext4_image(path: &Path, tree: &Path, size: u64, label: &str, uuid: &str) -> Result<()> {
+    sparse_file(path, size)?;
+    run(
+        "mkfs.ext4",
+        &[
+            "-q",
+            "-F",
+            "-d",
+            arg(tree)?,
+            "-L",
+            label,
+            "-U",
+            uuid,
+            arg(path)?,
+        ],
+    )
+    .map(|_| ())
+}
+
+fn build(dir: &Path) -> Result<()> {
+    let raw = dir.join("demo.raw");
+    sparse_file(&raw, 40 * MIB)?;
+    let script = "label: gpt\nlabel-id: 0D3E5A1C-6B7F-4C2D-9E1F-2A3B4C5D6E7F\nunit: sectors\nfirst-lba: 2048\n\
+        start=2048, size=8192, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=\"EFI System Partition\", uuid=D3E0A1B2-0001-4000-8000-00000000000A\n\
+        start=10240, size=16384, type=BC13C2FF-59E6-4262-A352-B275FD6F7172, name=\"boot\", uuid=D3E0A1B2-0002-4000-8000-00000000000B\n\
+        start=26624, size=4096, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F, name=\"swap\", uuid=D3E0A1B2-0003-4000-8000-00000000000C\n\
+        start=30720, size=49152, type=E6D6D379-F507-44C2-A23C-238F2A3DF928, name=\"lvm\", uuid=D3E0A1B2-0004-4000-8000-00000000000D\n";
+    run_with_stdin("sfdisk", &["--quiet", arg(&raw)?], Some(script.as_bytes()))?;
+
+    let efi = dir.join("efi.img");
+    sparse_file(&efi, 4 * MIB)?;
+    run("mkfs.vfat", &["-i", "DE30EF10", "-n", "EFI", arg(&efi)?])?;
+    splice(&efi, &raw, 2048 * 512)?;
+
+    let boot_tree = dir.join("boot-tree");
+    fs::create_dir_all(boot_tree.join("grub")).map_err(|e| FixtureError::io(&boot_tree, e))?;
+    fs::write(
+        boot_tree.join("grub/grub.cfg"),
+        b"set default=0\nmenuentry 'Debian GNU/Linux' {\n  linux /vmlinuz-6.1.0-demo root=/dev/mapper/demo-root ro\n}\n",
+    )
+    .map_err(|e| FixtureError::io(&boot_tree, e))?;
+    let boot = dir.join("boot.img");
+    ext4_image(
+        &boot,
+        &boot_tree,
+        8 * MIB,
+        "boot",
+        "de30b007-0000-4000-8000-000000000001",
+    )?;
+    splice(&boot, &raw, 10240 * 512)?;
+
+    let swap = dir.join("swap.img");
+    sparse_file(&swap, 2 * MIB)?;
+    run(
+        "mkswap",
+        &[
+            "-q",
+            "-L",
+            "swap",
+            "-U",
+            "de305a90-0000-4000-8000-000000000002",
+            arg(&swap)?,
+        ],
+    )?;
+    splice(&swap, &raw, 26624 * 512)?;
+
+    let pv = PvSpec::new("pv0", &raw, 30720 * 512, 24 * MIB, "/dev/vda4");
+    let vg = VgSpec::new(
+        "demo",
+        vec![pv],
+        vec![
+            LvSpec::new("root", vec![SegmentSpec::linear(0, 0, 14)]),
+            LvSpec::new("home", vec![SegmentSpec::linear(0, 14, 4)]),
+        ],
+    );
+    write_vg(&vg)?;
+    let root_tree = dir.join("root-tree");
+    fs::create_dir_all(&root_tree).map_err(|e| FixtureError::io(&root_tree, e))?;
+    write_sample_tree(&root_tree)?;
+    let home_tree = dir.join("home-tree");
+    fs::create_dir_all(home_tree.join("user")).map_err(|e| FixtureError::io(&home_tree, e))?;
+    fs::write(home_tree.join("user/.profile"), b"# demo user\n")
+        .map_err(|e| FixtureError::io(&home_tree, e))?;
+    for (lv, tree, uuid) in [
+        ("root", &root_tree, "de3000f5-0000-4000-8000-000000000003"),
+        ("home", &home_tree, "de30403e-0000-4000-8000-000000000004"),
+    ] {
+        let img = dir.join(format!("{lv}.img"));
+        ext4_image(&img, tree, vg.lv_size(lv), lv, uuid)?;
+        let data = fs::read(&img).map_err(|e| FixtureError::io(&img, e))?;
+        vg.write_lv_data(lv, &data)?;
+        fs::remove_file(&img).map_err(|e| FixtureError::io(&img, e))?;
+    }
+    run(
+        "qemu-img",
+        &[
+            "convert",
+            "-c",
+            "-O",
+            "qcow2",
+            arg(&raw)?,
+            arg(&dir.join("demo.qcow2"))?,
+        ],
+    )?;
+    Ok(())
+}
