@@ -3,6 +3,8 @@
 //! - `deps`: install the Debian packages the fixture factory and tests use.
 //! - `fixtures`: build (or confirm cached) every fixture image.
 //! - `demo`: rebuild `demo/demo.qcow2`, the demo image the repository ships.
+//! - `fuzz-seeds`: small images of every format variant from the factory's
+//!   recipes, copied into `fuzz/corpus/<target>` as seeds.
 //! - `test`: the whole test suite: `deps`, `fixtures`, then every test of the
 //!   workspace (with cargo-nextest when installed, else `cargo test`).
 
@@ -35,8 +37,9 @@ fn main() -> Result<()> {
         "fixtures" => fixtures(),
         "test" => test(),
         "demo" => demo(),
+        "fuzz-seeds" => fuzz_seeds(),
         _ => {
-            eprintln!("usage: cargo xtask <deps|fixtures|test|demo>");
+            eprintln!("usage: cargo xtask <deps|fixtures|test|demo|fuzz-seeds>");
             bail!("unknown task {task:?}")
         }
     }
@@ -192,5 +195,84 @@ fn demo() -> Result<()> {
     std::fs::copy(&built, &target)
         .with_context(|| format!("copying {} to {}", built.display(), target.display()))?;
     println!("{}", target.display());
+    Ok(())
+}
+
+/// Fuzz target that reads each container format.
+fn fuzz_target_of(format: &str) -> &'static str {
+    match format {
+        "qcow2" => "qcow2",
+        "vmdk" => "vmdk",
+        "vdi" => "vdi",
+        "vhdx" => "vhdx",
+        "vhd" => "vhd",
+        _ => "image_open",
+    }
+}
+
+/// Largest seed copied into a corpus.
+const MAX_SEED_BYTES: u64 = 4 << 20;
+
+fn fuzz_seeds() -> Result<()> {
+    deps()?;
+    let work = guestkit_fixtures::fixtures_root().join("fuzz-seed-work");
+    if work.exists() {
+        std::fs::remove_dir_all(&work)?;
+    }
+    std::fs::create_dir_all(&work)?;
+    // A sparse disk with little data keeps the seeds of the sparse formats
+    // small; fully allocated variants (raw, static, fixed) are too large to
+    // be useful seeds and are left out below.
+    let source = work.join("source.raw");
+    guestkit_fixtures::disks::sparse_file(&source, 64 << 20)?;
+    guestkit_fixtures::tools::run_with_stdin(
+        "sfdisk",
+        &["--quiet", guestkit_fixtures::tools::arg(&source)?],
+        Some(
+            b"label: gpt\nfirst-lba: 64\nstart=64, size=2048, name=\"a\"\nstart=2112, name=\"b\"\n",
+        ),
+    )?;
+    guestkit_fixtures::disks::write_at(
+        &source,
+        40_000,
+        &guestkit_fixtures::tree::pseudo_random(1, 70_000),
+    )?;
+    guestkit_fixtures::disks::write_at(&source, 1_200_000, b"guestkit seed data")?;
+    let variants = guestkit_fixtures::formats::write_variants(&source, &work)?;
+    let corpus = guestkit_fixtures::workspace_root()
+        .join("fuzz")
+        .join("corpus");
+    let mut count = 0;
+    for v in &variants {
+        if std::fs::metadata(&v.path)?.len() > MAX_SEED_BYTES {
+            continue;
+        }
+        for target in [fuzz_target_of(&v.format), "image_open"] {
+            let dir = corpus.join(target);
+            std::fs::create_dir_all(&dir)?;
+            std::fs::copy(&v.path, dir.join(format!("factory-{}", v.name)))?;
+            count += 1;
+        }
+        if v.format == "vmdk" {
+            let text = std::fs::read(&v.path)?;
+            let descriptor: Vec<u8> = text.into_iter().take(64 * 1024).collect();
+            let dir = corpus.join("vmdk_descriptor");
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join(format!("factory-{}", v.name)), descriptor)?;
+            count += 1;
+        }
+    }
+    for table in ["mbr", "gpt"] {
+        let disk = match table {
+            "mbr" => guestkit_fixtures::disks::mbr_disk()?,
+            _ => guestkit_fixtures::disks::gpt_disk()?,
+        };
+        let dir = corpus.join("partition_table");
+        std::fs::create_dir_all(&dir)?;
+        let head: Vec<u8> = std::fs::read(&disk)?.into_iter().take(64 * 1024).collect();
+        std::fs::write(dir.join(format!("factory-{table}")), head)?;
+        count += 1;
+    }
+    println!("{count} seeds in {}", corpus.display());
     Ok(())
 }

@@ -10,12 +10,12 @@ use crate::tools::{arg, run};
 use crate::{cached, FixtureError, Result};
 
 /// One image to read and the bytes qemu-img says it holds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FormatVariant {
     /// Unique name, e.g. `qcow2-zstd`.
     pub name: String,
     /// Format guestkit must detect: raw, qcow2, vmdk, vdi, vhdx or vhd.
-    pub format: &'static str,
+    pub format: String,
     /// The file to open (for multi-file vmdk: the descriptor).
     pub path: PathBuf,
     /// `qemu-img convert -O raw` of this very image.
@@ -158,64 +158,44 @@ fn export(image: &Path, qemu_format: &str, reference: &Path) -> Result<()> {
     .map(|_| ())
 }
 
-/// Builds (or finds cached) every variant.
-pub fn format_variants() -> Result<Vec<FormatVariant>> {
-    let source = gpt_disk()?;
-    let recipe = format!(
-        "{}\n{}",
-        include_str!("formats.rs"),
-        include_str!("disks.rs")
-    );
-    let dir = cached("formats", &recipe, |dir| {
-        for (name, _, qfmt, opts, file) in CONVERSIONS {
-            let out = dir.join(file);
-            let mut args = vec!["convert", "-O", qfmt];
-            args.extend_from_slice(opts);
-            args.extend([arg(&source)?, arg(&out)?]);
-            run("qemu-img", &args)?;
-            export(&out, qfmt, &dir.join(format!("{name}.ref.raw")))?;
-        }
-        // Two-level backing chain with relative paths: base <- mid <- top.
-        let chain = dir.join("chain");
-        fs::create_dir_all(&chain).map_err(|e| FixtureError::io(&chain, e))?;
-        run(
-            "qemu-img",
-            &[
-                "convert",
-                "-O",
-                "qcow2",
-                arg(&source)?,
-                arg(&chain.join("base.qcow2"))?,
-            ],
-        )?;
-        for (image, backing, writes) in [
-            ("mid.qcow2", "base.qcow2", MID_WRITES),
-            ("top.qcow2", "mid.qcow2", TOP_WRITES),
-        ] {
-            let path = chain.join(image);
-            run(
-                "qemu-img",
-                &[
-                    "create",
-                    "-q",
-                    "-f",
-                    "qcow2",
-                    "-b",
-                    backing,
-                    "-F",
-                    "qcow2",
-                    arg(&path)?,
-                ],
-            )?;
-            qemu_io(&path, writes)?;
-        }
-        export(
-            &chain.join("top.qcow2"),
+/// Converts `source` into every variant, in `dir`, each with its qemu-img
+/// raw export beside it; returns the variants. Used for the cached test set
+/// and for small fuzzing seeds alike.
+pub fn write_variants(source: &Path, dir: &Path) -> Result<Vec<FormatVariant>> {
+    let mut variants = Vec::new();
+    for (name, format, qfmt, opts, file) in CONVERSIONS {
+        let out = dir.join(file);
+        let mut args = vec!["convert", "-O", qfmt];
+        args.extend_from_slice(opts);
+        args.extend([arg(source)?, arg(&out)?]);
+        run("qemu-img", &args)?;
+        let reference = dir.join(format!("{name}.ref.raw"));
+        export(&out, qfmt, &reference)?;
+        variants.push(FormatVariant {
+            name: name.to_string(),
+            format: format.to_string(),
+            path: out,
+            reference,
+        });
+    }
+    // Two-level backing chain with relative paths: base <- mid <- top.
+    let chain = dir.join("chain");
+    fs::create_dir_all(&chain).map_err(|e| FixtureError::io(&chain, e))?;
+    run(
+        "qemu-img",
+        &[
+            "convert",
+            "-O",
             "qcow2",
-            &dir.join("qcow2-backing-chain.ref.raw"),
-        )?;
-        // An overlay that stores only a few clusters.
-        let overlay = chain.join("overlay.qcow2");
+            arg(source)?,
+            arg(&chain.join("base.qcow2"))?,
+        ],
+    )?;
+    for (image, backing, writes) in [
+        ("mid.qcow2", "base.qcow2", MID_WRITES),
+        ("top.qcow2", "mid.qcow2", TOP_WRITES),
+    ] {
+        let path = chain.join(image);
         run(
             "qemu-img",
             &[
@@ -224,38 +204,94 @@ pub fn format_variants() -> Result<Vec<FormatVariant>> {
                 "-f",
                 "qcow2",
                 "-b",
-                "base.qcow2",
+                backing,
                 "-F",
                 "qcow2",
-                arg(&overlay)?,
+                arg(&path)?,
             ],
         )?;
-        qemu_io(&overlay, OVERLAY_WRITES)?;
-        export(&overlay, "qcow2", &dir.join("qcow2-sparse-overlay.ref.raw"))?;
-        Ok(())
-    })?;
-    let mut variants: Vec<FormatVariant> = CONVERSIONS
-        .iter()
-        .map(|(name, format, _, _, file)| FormatVariant {
-            name: name.to_string(),
-            format,
-            path: dir.join(file),
-            reference: dir.join(format!("{name}.ref.raw")),
-        })
-        .collect();
-    for (name, file) in [
-        ("qcow2-backing-chain", "chain/top.qcow2"),
-        ("qcow2-sparse-overlay", "chain/overlay.qcow2"),
+        qemu_io(&path, writes)?;
+    }
+    // An overlay that stores only a few clusters.
+    let overlay = chain.join("overlay.qcow2");
+    run(
+        "qemu-img",
+        &[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-b",
+            "base.qcow2",
+            "-F",
+            "qcow2",
+            arg(&overlay)?,
+        ],
+    )?;
+    qemu_io(&overlay, OVERLAY_WRITES)?;
+    for (name, path) in [
+        ("qcow2-backing-chain", chain.join("top.qcow2")),
+        ("qcow2-sparse-overlay", overlay),
     ] {
+        let reference = dir.join(format!("{name}.ref.raw"));
+        export(&path, "qcow2", &reference)?;
         variants.push(FormatVariant {
             name: name.to_string(),
-            format: "qcow2",
-            path: dir.join(file),
-            reference: dir.join(format!("{name}.ref.raw")),
+            format: "qcow2".to_string(),
+            path,
+            reference,
         });
     }
     Ok(variants)
 }
+
+/// Builds (or finds cached) every variant of the GPT disk.
+pub fn format_variants() -> Result<Vec<FormatVariant>> {
+    let source = gpt_disk()?;
+    let recipe = format!(
+        "{}\n{}",
+        include_str!("formats.rs"),
+        include_str!("disks.rs")
+    );
+    let dir = cached("formats", &recipe, |dir| {
+        let variants: Vec<FormatVariant> = write_variants(&source, dir)?
+            .into_iter()
+            .map(|v| FormatVariant {
+                path: v.path.strip_prefix(dir).unwrap_or(&v.path).to_path_buf(),
+                reference: v
+                    .reference
+                    .strip_prefix(dir)
+                    .unwrap_or(&v.reference)
+                    .to_path_buf(),
+                ..v
+            })
+            .collect();
+        let listing = dir.join(LISTING);
+        let text = serde_json::to_string_pretty(&variants).map_err(|e| FixtureError::Recipe {
+            recipe: "formats".into(),
+            message: e.to_string(),
+        })?;
+        fs::write(&listing, text).map_err(|e| FixtureError::io(&listing, e))
+    })?;
+    // The listing holds paths relative to the fixture directory.
+    let listing = dir.join(LISTING);
+    let text = fs::read_to_string(&listing).map_err(|e| FixtureError::io(&listing, e))?;
+    let variants: Vec<FormatVariant> =
+        serde_json::from_str(&text).map_err(|e| FixtureError::Recipe {
+            recipe: "formats".into(),
+            message: format!("{}: {e}", listing.display()),
+        })?;
+    Ok(variants
+        .into_iter()
+        .map(|v| FormatVariant {
+            path: dir.join(&v.path),
+            reference: dir.join(&v.reference),
+            ..v
+        })
+        .collect())
+}
+
+const LISTING: &str = "variants.json";
 
 /// Password of [`encrypted_qcow2`].
 pub const ENCRYPTION_SECRET: &str = "guestkit";

@@ -23,7 +23,7 @@ fn variants_are_cached_and_have_the_stated_format() {
     let gpt = guestkit_fixtures::disks::gpt_disk().unwrap();
     let size = std::fs::metadata(&gpt).unwrap().len();
     for v in &first {
-        let qemu_format = if v.format == "vhd" { "vpc" } else { v.format };
+        let qemu_format = if v.format == "vhd" { "vpc" } else { &v.format };
         let info = run(
             "qemu-img",
             &[
