@@ -120,8 +120,12 @@ fn write_image(out: &mut impl Write, id: &str, info: &ImageInfo) -> Result<()> {
     if let Some(method) = &info.encrypted {
         writeln!(out, "  encrypted:      {method}")?;
     }
-    for (key, value) in &info.details {
-        writeln!(out, "  {:<15} {value}", format!("{key}:"))?;
+    if !info.details.is_empty() {
+        let width = info.details.keys().map(String::len).max().unwrap_or(0) + 1;
+        writeln!(out, "  details:")?;
+        for (key, value) in &info.details {
+            writeln!(out, "    {:<width$} {value}", format!("{key}:"))?;
+        }
     }
     for extent in &info.extents {
         writeln!(out, "  extent:         {}", extent.display())?;
