@@ -3,6 +3,7 @@
 
 mod qcow2;
 mod raw;
+mod runs;
 mod vdi;
 mod vhd;
 mod vhdx;
@@ -202,6 +203,33 @@ impl ImageSource {
     /// Reads exactly `buf.len()` bytes at `offset` of the image file.
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
         self.device.read_at(buf, offset)
+    }
+
+    /// Reads a `len`-byte structure at `offset`, or fails with a `Corrupt`
+    /// error naming `field` when the file is too short to hold it.
+    pub fn read_struct(
+        &self,
+        layer: Layer,
+        offset: u64,
+        len: usize,
+        field: &str,
+    ) -> Result<Vec<u8>> {
+        let end = offset.checked_add(len as u64);
+        if end.is_none_or(|end| end > self.size()) {
+            return Err(DiskError::corrupt(
+                &self.path,
+                layer,
+                offset,
+                field,
+                format!(
+                    "{len} bytes needed at offset {offset} but the file is only {} bytes long",
+                    self.size()
+                ),
+            ));
+        }
+        let mut buf = vec![0u8; len];
+        self.read_at(&mut buf, offset)?;
+        Ok(buf)
     }
 }
 

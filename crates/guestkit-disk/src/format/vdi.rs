@@ -7,16 +7,15 @@
 //! `0xfffffffe` (discarded, reads as zeros). Static images use the same map
 //! with every block allocated. Differencing and undo images need their parent
 //! (found by UUID, not by path) and are refused with a clear error.
-//!
-//! This module also holds [`read_runs`], the coalescing read loop shared by the
-//! block-mapped formats of this directory (vdi, vhd, vhdx).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::block::{bytes, check_range, BlockDevice};
 use crate::error::{DiskError, Layer, Result};
+use crate::format::runs::{read_runs, Run};
 use crate::format::{ImageFormat, ImageInfo, ImageSource, OpenContext, OpenedImage};
+use crate::uuid::uuid_mixed;
 
 const SIGNATURE: u32 = 0xbeda_107f;
 const VERSION_1_1: u32 = 0x0001_0001;
@@ -27,113 +26,6 @@ const TYPE_NORMAL: u32 = 1;
 const TYPE_FIXED: u32 = 2;
 const TYPE_UNDO: u32 = 3;
 const TYPE_DIFF: u32 = 4;
-
-/// Where a run of virtual-disk bytes comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Run {
-    /// The bytes are in the image file at this offset.
-    Data(u64),
-    /// The bytes read as zeros.
-    Zero,
-}
-
-/// Fills `buf` with the virtual bytes at `offset`, asking `map` where each run
-/// lives. `map(virtual_offset, max_len)` returns a run and its length (at least
-/// 1, at most `max_len`). Runs stored back to back in the file are read with
-/// one file read straight into `buf`; nothing is allocated per call.
-pub(super) fn read_runs(
-    source: &ImageSource,
-    buf: &mut [u8],
-    offset: u64,
-    mut map: impl FnMut(u64, usize) -> Result<(Run, usize)>,
-) -> Result<()> {
-    // Pending coalesced read: (file offset, start in buf, length).
-    let mut pending: Option<(u64, usize, usize)> = None;
-    let mut pos = 0usize;
-    while pos < buf.len() {
-        let want = buf.len() - pos;
-        let (run, len) = map(offset + pos as u64, want)?;
-        let len = len.clamp(1, want);
-        match run {
-            Run::Data(file_off) => match pending {
-                Some((p_off, p_start, p_len)) if p_off + p_len as u64 == file_off => {
-                    pending = Some((p_off, p_start, p_len + len));
-                }
-                _ => {
-                    flush(source, buf, pending.take())?;
-                    pending = Some((file_off, pos, len));
-                }
-            },
-            Run::Zero => {
-                flush(source, buf, pending.take())?;
-                if let Some(dst) = buf.get_mut(pos..pos + len) {
-                    dst.fill(0);
-                }
-            }
-        }
-        pos += len;
-    }
-    flush(source, buf, pending)
-}
-
-fn flush(source: &ImageSource, buf: &mut [u8], pending: Option<(u64, usize, usize)>) -> Result<()> {
-    if let Some((file_off, start, len)) = pending {
-        if let Some(dst) = buf.get_mut(start..start + len) {
-            source.read_at(dst, file_off)?;
-        }
-    }
-    Ok(())
-}
-
-/// Reads the first `len` bytes of the file, or fails with a `Corrupt` error
-/// naming the structure when the file is shorter.
-pub(super) fn read_struct(
-    source: &ImageSource,
-    layer: Layer,
-    offset: u64,
-    len: usize,
-    field: &str,
-) -> Result<Vec<u8>> {
-    let end = offset.checked_add(len as u64);
-    if end.is_none_or(|end| end > source.size()) {
-        return Err(DiskError::corrupt(
-            &source.path,
-            layer,
-            offset,
-            field,
-            format!(
-                "{len} bytes needed but the file is only {} bytes long",
-                source.size()
-            ),
-        ));
-    }
-    let mut buf = vec![0u8; len];
-    source.read_at(&mut buf, offset)?;
-    Ok(buf)
-}
-
-/// Formats 16 bytes stored in RFC 4122 (big-endian) order as a UUID (VHD).
-pub(super) fn uuid_be(b: &[u8; 16]) -> String {
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
-/// Formats 16 bytes stored in the mixed-endian Microsoft GUID order (first
-/// three fields little-endian) as a UUID (VDI, VHDX).
-pub(super) fn uuid_mixed(b: &[u8; 16]) -> String {
-    let mut be = *b;
-    be[0..4].reverse();
-    be[4..6].reverse();
-    be[6..8].reverse();
-    uuid_be(&be)
-}
 
 /// The virtual disk of a VDI image.
 #[derive(Debug)]
@@ -193,7 +85,7 @@ fn field32(h: &[u8], at: usize) -> u32 {
 pub(crate) fn open(source: ImageSource, ctx: &OpenContext) -> Result<OpenedImage> {
     let path = source.path.clone();
     let limits = ctx.limits;
-    let h = read_struct(&source, Layer::Vdi, 0, HEADER_END, "header")?;
+    let h = source.read_struct(Layer::Vdi, 0, HEADER_END, "header")?;
     if field32(&h, 0x40) != SIGNATURE {
         return Err(corrupt(&path, 0x40, "signature", "not 0xbeda107f"));
     }
@@ -338,13 +230,7 @@ pub(crate) fn open(source: ImageSource, ctx: &OpenContext) -> Result<OpenedImage
             ),
         ));
     }
-    let raw_map = read_struct(
-        &source,
-        Layer::Vdi,
-        map_offset,
-        map_bytes as usize,
-        "block map",
-    )?;
+    let raw_map = source.read_struct(Layer::Vdi, map_offset, map_bytes as usize, "block map")?;
     let slot_size = block_size + u64::from(block_extra);
     let mut map = Vec::with_capacity(blocks as usize);
     for (i, chunk) in raw_map.chunks_exact(4).enumerate() {

@@ -19,8 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::block::{bytes, check_range, BlockDevice};
 use crate::error::{DiskError, Layer, Result};
-use crate::format::vdi::{read_runs, read_struct, uuid_be, Run};
+use crate::format::runs::{read_runs, Run};
 use crate::format::{ImageFormat, ImageInfo, ImageSource, OpenContext, OpenedImage};
+use crate::uuid::uuid_be;
 
 const FOOTER: usize = 512;
 const DYN_HEADER: usize = 1024;
@@ -318,24 +319,19 @@ fn open_dynamic(
     let path = source.path.clone();
     let limits = ctx.limits;
     let header_at = bytes::be64(footer, 16).unwrap_or(u64::MAX);
-    let h = read_struct(
-        &source,
-        Layer::Vhd,
-        header_at,
-        DYN_HEADER,
-        "dynamic disk header",
-    )
-    .map_err(|_| {
-        corrupt(
-            &path,
-            16,
-            "data offset",
-            format!(
-                "dynamic disk header at {header_at} is past the end of the file ({} bytes)",
-                source.size()
-            ),
-        )
-    })?;
+    let h = source
+        .read_struct(Layer::Vhd, header_at, DYN_HEADER, "dynamic disk header")
+        .map_err(|_| {
+            corrupt(
+                &path,
+                16,
+                "data offset",
+                format!(
+                    "dynamic disk header at {header_at} is past the end of the file ({} bytes)",
+                    source.size()
+                ),
+            )
+        })?;
     if !h.starts_with(b"cxsparse") {
         return Err(corrupt(
             &path,
@@ -375,8 +371,9 @@ fn open_dynamic(
             limits.max_table_bytes,
         ));
     }
-    let bat_raw =
-        read_struct(&source, Layer::Vhd, bat_at, bat_bytes as usize, "BAT").map_err(|_| {
+    let bat_raw = source
+        .read_struct(Layer::Vhd, bat_at, bat_bytes as usize, "BAT")
+        .map_err(|_| {
             corrupt(
                 &path,
                 header_at + 16,

@@ -7,7 +7,6 @@ use super::header::Region;
 use super::metadata::Metadata;
 use crate::block::bytes;
 use crate::error::{DiskError, Layer, Result};
-use crate::format::vdi::read_struct;
 use crate::format::ImageSource;
 use crate::format::OpenContext;
 
@@ -65,13 +64,7 @@ pub(super) fn read(
             ),
         ));
     }
-    let raw = read_struct(
-        source,
-        Layer::Vhdx,
-        region.offset,
-        bat_bytes as usize,
-        "BAT",
-    )?;
+    let raw = source.read_struct(Layer::Vhdx, region.offset, bat_bytes as usize, "BAT")?;
     let mut blocks = Vec::with_capacity(payload_blocks as usize);
     let mut allocated = 0;
     for (i, chunk) in raw.chunks_exact(8).enumerate() {

@@ -6,7 +6,6 @@ use super::crc32c::crc32c_with_zero_field;
 use super::{corrupt, guid, Guid};
 use crate::block::bytes;
 use crate::error::{DiskError, Layer, Result};
-use crate::format::vdi::read_struct;
 use crate::format::ImageSource;
 
 const KIB: u64 = 1024;
@@ -69,7 +68,7 @@ pub(super) struct Regions {
 
 /// Checks the `vhdxfile` identifier at offset 0.
 pub(super) fn check_identifier(source: &ImageSource) -> Result<()> {
-    let id = read_struct(source, Layer::Vhdx, 0, 8, "file type identifier")?;
+    let id = source.read_struct(Layer::Vhdx, 0, 8, "file type identifier")?;
     if id != b"vhdxfile" {
         return Err(corrupt(
             &source.path,
@@ -160,7 +159,7 @@ pub(super) fn regions(source: &ImageSource) -> Result<Regions> {
 
 fn parse_regions(source: &ImageSource, at: u64) -> Result<Regions> {
     let path = &source.path;
-    let t = read_struct(source, Layer::Vhdx, at, REGION_SIZE, "region table")?;
+    let t = source.read_struct(Layer::Vhdx, at, REGION_SIZE, "region table")?;
     if !t.starts_with(b"regi") {
         return Err(corrupt(path, at, "region table", "no `regi` signature"));
     }

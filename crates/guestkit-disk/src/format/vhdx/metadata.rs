@@ -6,7 +6,6 @@ use super::header::Region;
 use super::{corrupt, guid, guid_string, Guid};
 use crate::block::bytes;
 use crate::error::{DiskError, Layer, Result};
-use crate::format::vdi::read_struct;
 use crate::format::ImageSource;
 
 const TABLE_SIZE: usize = 64 * 1024;
@@ -76,7 +75,7 @@ pub(super) fn read(source: &ImageSource, region: Region) -> Result<Metadata> {
     let path = &source.path;
     let base = region.offset;
     let table_len = TABLE_SIZE.min(region.length as usize);
-    let t = read_struct(source, Layer::Vhdx, base, table_len, "metadata table")?;
+    let t = source.read_struct(Layer::Vhdx, base, table_len, "metadata table")?;
     if !t.starts_with(b"metadata") {
         return Err(corrupt(
             path,
@@ -140,7 +139,7 @@ pub(super) fn read(source: &ImageSource, region: Region) -> Result<Metadata> {
             ));
         }
         let at = base + offset;
-        let data = read_struct(source, Layer::Vhdx, at, length as usize, "metadata item")?;
+        let data = source.read_struct(Layer::Vhdx, at, length as usize, "metadata item")?;
         if let Some(s) = items.get_mut(slot) {
             *s = Some(Item { data, at });
         }

@@ -17,8 +17,9 @@ use std::sync::Arc;
 
 use crate::block::{check_range, BlockDevice};
 use crate::error::{DiskError, Layer, Result};
-use crate::format::vdi::{read_runs, uuid_mixed, Run};
+use crate::format::runs::{read_runs, Run};
 use crate::format::{ImageFormat, ImageInfo, ImageSource, OpenContext, OpenedImage};
+use crate::uuid::uuid_mixed;
 
 use bat::Block;
 
