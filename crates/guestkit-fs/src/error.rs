@@ -1,0 +1,50 @@
+//! Typed errors of the filesystem layer: each names the filesystem (its
+//! device), the inode or path, and what was wrong.
+
+use guestkit_disk::DiskError;
+
+/// Errors of the filesystem layer.
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    /// The device below failed.
+    #[error(transparent)]
+    Disk(#[from] DiskError),
+    /// An on-disk structure is inconsistent.
+    #[error("{device}: {fs}: corrupt {what} (inode {inode:?}, offset {offset:?}): {reason}")]
+    Corrupt {
+        device: String,
+        fs: &'static str,
+        what: String,
+        inode: Option<u64>,
+        offset: Option<u64>,
+        reason: String,
+    },
+    /// A valid filesystem uses a feature this driver does not read.
+    #[error("{device}: {fs}: unsupported {what}")]
+    Unsupported {
+        device: String,
+        fs: &'static str,
+        what: String,
+    },
+    /// A value read from the filesystem is beyond a configured bound.
+    #[error("{device}: {fs}: {what} = {value} exceeds the limit of {limit}")]
+    LimitExceeded {
+        device: String,
+        fs: &'static str,
+        what: String,
+        value: u64,
+        limit: u64,
+    },
+    /// The path does not exist in the guest.
+    #[error("{path}: no such file or directory")]
+    NotFound { path: String },
+    /// The path names something of the wrong type (e.g. a file used as a directory).
+    #[error("{path}: {reason}")]
+    WrongType { path: String, reason: String },
+    /// Symlinks nested deeper than the limit (a loop, most likely).
+    #[error("{path}: too many levels of symbolic links")]
+    SymlinkLoop { path: String },
+}
+
+/// Result alias of the filesystem layer.
+pub type Result<T, E = FsError> = std::result::Result<T, E>;

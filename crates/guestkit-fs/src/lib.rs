@@ -1,0 +1,13 @@
+//! guestkit-fs: read-only filesystems over guestkit's block devices.
+//!
+//! Each driver implements the inode-level [`FileSystem`] trait; path
+//! resolution, fstab mounts and confinement to the guest are built once above
+//! the drivers.
+
+pub mod error;
+pub mod fs;
+pub mod limits;
+
+pub use error::{FsError, Result};
+pub use fs::{DirEntry, FileSystem, FileType, FsInfo, InodeId, Metadata, Timestamp};
+pub use limits::FsLimits;
