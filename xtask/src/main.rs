@@ -162,6 +162,17 @@ fn test() -> Result<()> {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
+    // Doctests first: nextest does not run them, and the suite's own summary
+    // should be the last thing printed.
+    if has_nextest {
+        let status = cargo()
+            .args(["test", "--workspace", "--doc", "--quiet"])
+            .status()
+            .context("running doctests")?;
+        if !status.success() {
+            bail!("doctests failed");
+        }
+    }
     let mut cmd = cargo();
     if has_nextest {
         cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
@@ -171,16 +182,6 @@ fn test() -> Result<()> {
     let status = cmd.status().context("running the test suite")?;
     if !status.success() {
         bail!("tests failed");
-    }
-    if has_nextest {
-        // nextest does not run doctests
-        let status = cargo()
-            .args(["test", "--workspace", "--doc"])
-            .status()
-            .context("running doctests")?;
-        if !status.success() {
-            bail!("doctests failed");
-        }
     }
     Ok(())
 }
