@@ -1,3 +1,9 @@
-//! Volumes found inside disks.
+//! Volumes found inside disks: partition tables, LVM, md arrays, and the
+//! signatures of LUKS and swap.
 
+pub mod gpt;
+pub mod luks;
 pub mod lvm;
+pub mod mbr;
+pub mod swap;
+pub mod table;
