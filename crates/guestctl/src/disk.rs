@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use guestkit_disk::{open_image, ImageInfo, ImageRoots, OpenOptions, OpenedImage};
+use guestkit_disk::volume::scan::{scan, VolumeTree};
+use guestkit_disk::{open_image, DeviceRef, ImageInfo, ImageRoots, OpenOptions, OpenedImage};
 
-use crate::{human, ImageArgs};
+use crate::{human, volumes, ImageArgs};
 
 #[derive(Debug, Subcommand)]
 pub enum DiskCommand {
@@ -83,12 +84,16 @@ pub fn open_all(images: &[PathBuf], args: &ImageArgs) -> Result<Vec<OpenedImage>
 #[derive(serde::Serialize)]
 struct InfoReport<'a> {
     disks: Vec<&'a ImageInfo>,
+    volumes: &'a VolumeTree,
 }
 
 fn info(images: &[PathBuf], json: bool, args: &ImageArgs) -> Result<()> {
     let opened = open_all(images, args)?;
+    let devices: Vec<DeviceRef> = opened.iter().map(|o| o.device.clone()).collect();
+    let tree = scan(&devices, &open_options(args)?.limits);
     let report = InfoReport {
         disks: opened.iter().map(|o| &o.info).collect(),
+        volumes: &tree,
     };
     let mut out = std::io::stdout().lock();
     if json {
@@ -99,6 +104,7 @@ fn info(images: &[PathBuf], json: bool, args: &ImageArgs) -> Result<()> {
     for (i, image) in opened.iter().enumerate() {
         write_image(&mut out, &format!("disk{i}"), &image.info)?;
     }
+    volumes::write_tree(&mut out, &tree)?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 mod disk;
 mod human;
+mod volumes;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

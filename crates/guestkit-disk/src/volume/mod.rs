@@ -5,5 +5,6 @@ pub mod gpt;
 pub mod luks;
 pub mod lvm;
 pub mod mbr;
+pub mod scan;
 pub mod swap;
 pub mod table;
