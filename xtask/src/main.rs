@@ -25,6 +25,7 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "dosfstools",
     "mtools",
     "ntfs-3g",
+    "mdadm",
 ];
 
 /// Commands whose presence says the packages above are installed.
@@ -125,6 +126,11 @@ const RECIPES: &[Recipe] = &[
     ("qcow2-snapshots", || {
         Ok(vec![guestkit_fixtures::formats::snapshot_qcow2()?])
     }),
+    ("md-raid1", || {
+        let dir = guestkit_fixtures::md::raid1_pair()?;
+        Ok(vec![dir.join("md0.raw"), dir.join("md1.raw")])
+    }),
+    ("demo", || Ok(vec![guestkit_fixtures::demo::demo_disk()?])),
 ];
 
 fn fixtures() -> Result<()> {

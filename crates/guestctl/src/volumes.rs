@@ -13,6 +13,19 @@ pub fn write_tree(out: &mut impl Write, tree: &VolumeTree) -> Result<()> {
     for disk in &tree.disks {
         write_volume(out, disk, "  ", "")?;
     }
+    for array in &tree.md_arrays {
+        writeln!(
+            out,
+            "  md {}  uuid {}  raid{}  members: {}",
+            array.name.as_deref().unwrap_or("-"),
+            array.array_uuid,
+            array.level,
+            array.members.join(", ")
+        )?;
+        if let Some(v) = &array.volume {
+            write_volume(out, v, "    ", "└─ ")?;
+        }
+    }
     for node in &tree.volume_groups {
         let g = &node.group;
         writeln!(
@@ -132,6 +145,14 @@ fn describe(content: &Content) -> String {
                 .as_deref()
                 .map(|u| format!(" uuid {u}"))
                 .unwrap_or_default()
+        ),
+        Content::MdMember(m) => format!(
+            "md member ({}) of {} role {}",
+            m.version,
+            m.array_uuid,
+            m.device_role
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "spare/faulty".into())
         ),
         Content::Extended => "extended partition".to_string(),
         Content::Data => String::new(),

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod disks;
 pub mod formats;
 pub mod lvm;
+pub mod md;
 pub mod tools;
 pub mod tree;
 

@@ -5,6 +5,7 @@ pub mod gpt;
 pub mod luks;
 pub mod lvm;
 pub mod mbr;
+pub mod md;
 pub mod scan;
 pub mod swap;
 pub mod table;

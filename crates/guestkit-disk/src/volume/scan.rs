@@ -1,5 +1,5 @@
 //! The volume tree: every disk of a VM probed for partition tables and volume
-//! signatures, LVM volume groups assembled across disks, and each resulting
+//! signatures, md arrays and LVM volume groups assembled across disks, and each resulting
 //! volume probed again (bounded depth).
 
 use serde::Serialize;
@@ -8,6 +8,7 @@ use crate::block::{DeviceRef, SliceDevice};
 use crate::limits::Limits;
 use crate::volume::luks::{self, LuksInfo};
 use crate::volume::lvm::{self, PhysicalVolume};
+use crate::volume::md::{self, MdMember};
 use crate::volume::swap::{self, SwapInfo};
 use crate::volume::table::{Partition, PartitionKind, PartitionTable, Scheme};
 use crate::volume::{gpt, mbr};
@@ -27,6 +28,8 @@ pub enum Content {
         pv_uuid: String,
         vg_name: Option<String>,
     },
+    /// A member of an md array.
+    MdMember(MdMember),
     /// A LUKS-encrypted volume (not unlocked).
     Luks(LuksInfo),
     /// Swap space.
@@ -68,6 +71,19 @@ impl Volume {
     }
 }
 
+/// An md array assembled from the members found.
+#[derive(Debug, Clone, Serialize)]
+pub struct MdArray {
+    pub array_uuid: String,
+    pub name: Option<String>,
+    pub level: i32,
+    /// Ids of the member volumes found.
+    pub members: Vec<String>,
+    /// The array's volume, when it could be assembled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<Volume>,
+}
+
 /// An LVM volume group with its LV volumes.
 #[derive(Debug, Clone, Serialize)]
 pub struct VolumeGroupNode {
@@ -82,6 +98,8 @@ pub struct VolumeGroupNode {
 pub struct VolumeTree {
     pub disks: Vec<Volume>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub md_arrays: Vec<MdArray>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volume_groups: Vec<VolumeGroupNode>,
     /// Problems that did not stop the scan, each naming the volume.
     pub warnings: Vec<String>,
@@ -93,6 +111,11 @@ impl VolumeTree {
         let mut out = Vec::new();
         for d in &self.disks {
             out.extend(d.walk());
+        }
+        for a in &self.md_arrays {
+            if let Some(v) = &a.volume {
+                out.extend(v.walk());
+            }
         }
         for g in &self.volume_groups {
             for v in &g.volumes {
@@ -112,6 +135,7 @@ impl VolumeTree {
 #[derive(Default)]
 struct Found {
     pvs: Vec<(PhysicalVolume, DeviceRef)>,
+    md: Vec<(MdMember, DeviceRef, String)>,
     warnings: Vec<String>,
 }
 
@@ -141,6 +165,8 @@ pub fn scan(disks: &[DeviceRef], limits: &Limits) -> VolumeTree {
         })
         .collect();
 
+    // md first: PVs may sit on arrays.
+    let md_arrays = assemble_md(&mut found, limits);
     let pvs = std::mem::take(&mut found.pvs);
     let mut volume_groups = Vec::new();
     for assembled in lvm::assemble(pvs, limits) {
@@ -170,9 +196,49 @@ pub fn scan(disks: &[DeviceRef], limits: &Limits) -> VolumeTree {
     }
     VolumeTree {
         disks: disk_volumes,
+        md_arrays,
         volume_groups,
         warnings: found.warnings,
     }
+}
+
+fn assemble_md(found: &mut Found, limits: &Limits) -> Vec<MdArray> {
+    let mut by_uuid: Vec<(String, Vec<(MdMember, DeviceRef, String)>)> = Vec::new();
+    for m in std::mem::take(&mut found.md) {
+        match by_uuid.iter_mut().find(|(uuid, _)| *uuid == m.0.array_uuid) {
+            Some((_, members)) => members.push(m),
+            None => by_uuid.push((m.0.array_uuid.clone(), vec![m])),
+        }
+    }
+    let mut arrays = Vec::new();
+    for (uuid, members) in by_uuid {
+        let Some(first) = members.first() else {
+            continue;
+        };
+        let name = first.0.name.clone();
+        let level = first.0.level;
+        let ids = members.iter().map(|m| m.2.clone()).collect();
+        let pairs: Vec<(MdMember, DeviceRef)> =
+            members.iter().map(|m| (m.0.clone(), m.1.clone())).collect();
+        let volume = match md::assemble(&pairs) {
+            Ok(dev) => {
+                let id = format!("md/{}", name.clone().unwrap_or_else(|| uuid.clone()));
+                Some(probe(dev, id, None, None, 1, limits, found))
+            }
+            Err(err) => {
+                found.warnings.push(format!("md array {uuid}: {err}"));
+                None
+            }
+        };
+        arrays.push(MdArray {
+            array_uuid: uuid,
+            name,
+            level,
+            members: ids,
+            volume,
+        });
+    }
+    arrays
 }
 
 fn probe(
@@ -227,6 +293,17 @@ fn probe(
     if let Some(table) = table {
         add_partitions(&mut volume, table, depth, limits, found);
         return volume;
+    }
+    match md::probe(dev.as_ref()) {
+        Ok(Some(member)) => {
+            found
+                .md
+                .push((member.clone(), dev.clone(), volume.id.clone()));
+            volume.content = Content::MdMember(member);
+            return volume;
+        }
+        Ok(None) => {}
+        Err(e) => found.warn(&volume.id, "md", e),
     }
     match lvm::probe_pv(dev.as_ref(), limits) {
         Ok(Some(pv)) => {
