@@ -29,7 +29,16 @@ const DEBIAN_PACKAGES: &[&str] = &[
 ];
 
 /// Commands whose presence says the packages above are installed.
-const REQUIRED_COMMANDS: &[&str] = &["qemu-img", "qemu-io", "sfdisk", "mkfs.ext4", "cryptsetup"];
+const REQUIRED_COMMANDS: &[&str] = &[
+    "qemu-img",
+    "qemu-io",
+    "sfdisk",
+    "mkfs.ext4",
+    "mkfs.vfat",
+    "mkswap",
+    "cryptsetup",
+    "mdadm",
+];
 
 fn main() -> Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
