@@ -85,7 +85,7 @@ fn the_member_with_the_newest_events_wins() {
     let size = 4u64 << 20;
     let fresh = vec![0x11u8; 64 << 10];
     let stale = vec![0x22u8; 64 << 10];
-    for layout in [Layout::V1_0, Layout::V1_1, Layout::V1_2] {
+    for layout in [Layout::V1_0, Layout::V1_1, Layout::V1_2, Layout::V0_90] {
         let a = tmp.path().join(format!("{layout:?}-a.raw"));
         let b = tmp.path().join(format!("{layout:?}-b.raw"));
         let m = |index, events| Member {
@@ -99,7 +99,7 @@ fn the_member_with_the_newest_events_wins() {
         write_member(&b, m(1, 9), &fresh).unwrap();
         let tree = scan(&[device(&a), device(&b)], &Limits::default());
         assert!(
-            matches!(&tree.disks[0].content, Content::MdMember(m) if m.version == format!("{layout:?}").replace("V1_", "1.")),
+            matches!(&tree.disks[0].content, Content::MdMember(m) if m.version == format!("{layout:?}").replace('V', "").replace('_', ".")),
             "{layout:?}: {:?}",
             tree.disks[0].content
         );
@@ -123,4 +123,34 @@ fn a_superblock_with_a_bad_checksum_is_reported_not_used() {
         w.contains("md0-damaged") && w.contains("md") && w.contains("sb_csum"),
         "{w}"
     );
+}
+
+#[test]
+fn mdadm_reads_our_090_superblock_and_so_do_we() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("old.raw");
+    let member = Member {
+        layout: Layout::V0_90,
+        index: 1,
+        members: 2,
+        size: 4 << 20,
+        events: 5,
+    };
+    write_member(&path, member, b"data").unwrap();
+    let examine = common::run("mdadm", &["--examine", common::s(&path)]);
+    assert!(examine.contains("Version : 0.90.00"), "{examine}");
+    assert!(examine.contains("- correct"), "{examine}");
+    let m = md::probe(device(&path).as_ref())
+        .unwrap()
+        .expect("0.90 member");
+    assert_eq!(
+        (m.version.as_str(), m.level, m.events, m.device_role),
+        ("0.90", 1, 5, Some(1))
+    );
+    let uuid = m.array_uuid.replace('-', "");
+    let line = examine
+        .lines()
+        .find(|l| l.trim_start().starts_with("UUID"))
+        .unwrap();
+    assert_eq!(uuid, line.split(':').skip(1).collect::<String>().trim());
 }

@@ -29,6 +29,8 @@ pub enum Layout {
     V1_1,
     /// Superblock at 4 KiB, data after it.
     V1_2,
+    /// The old format: superblock in the last 64 KiB-aligned 64 KiB block.
+    V0_90,
 }
 
 impl Layout {
@@ -41,6 +43,10 @@ impl Layout {
             }
             Layout::V1_1 => (0, DATA_OFFSET, size - DATA_OFFSET),
             Layout::V1_2 => (4096, DATA_OFFSET, size - DATA_OFFSET),
+            Layout::V0_90 => {
+                let sb = (size & !65535) - 65536;
+                (sb, 0, sb)
+            }
         }
     }
 }
@@ -120,7 +126,10 @@ pub fn write_member(path: &Path, m: Member, data: &[u8]) -> Result<()> {
     sparse_file(path, m.size)?;
     let (super_offset, data_offset, _) = m.layout.placement(m.size);
     write_at(path, data_offset, data)?;
-    let sb = superblock(m.layout, m.index, m.members, m.size, m.events);
+    let sb = match m.layout {
+        Layout::V0_90 => superblock_090(m.index, m.members, m.size, m.events),
+        _ => superblock(m.layout, m.index, m.members, m.size, m.events),
+    };
     write_at(path, super_offset, &sb)
 }
 
@@ -152,4 +161,44 @@ pub fn raid1_pair() -> Result<PathBuf> {
         }
         Ok(())
     })
+}
+
+/// One member's 0.90 RAID1 superblock (4 KiB, host byte order = little endian).
+pub fn superblock_090(member: u32, members: u32, member_size: u64, events: u64) -> Vec<u8> {
+    let (_, _, data_bytes) = Layout::V0_90.placement(member_size);
+    let mut words = vec![0u32; 1024];
+    let uuid: Vec<u32> = ARRAY_UUID
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    words[0] = 0xa92b_4efc;
+    words[2] = 90;
+    words[5] = uuid[0];
+    words[6] = 1_700_000_000; // ctime
+    words[7] = 1; // level
+    words[8] = (data_bytes / 1024) as u32; // size in KiB
+    words[9] = members; // nr_disks
+    words[10] = members; // raid_disks
+    words[13] = uuid[1];
+    words[14] = uuid[2];
+    words[15] = uuid[3];
+    words[32] = 1_700_000_100; // utime
+    words[33] = 1; // state: clean
+    words[34] = members; // active
+    words[35] = members; // working
+    words[39] = events as u32; // events_lo (little-endian hosts)
+    words[40] = (events >> 32) as u32; // events_hi
+    for d in 0..members as usize {
+        let at = 128 + d * 32; // disks[d]: number, major, minor, raid_disk, state
+        words[at] = d as u32;
+        words[at + 3] = d as u32;
+        words[at + 4] = 6; // active | sync
+    }
+    let this = 992;
+    words[this] = member;
+    words[this + 3] = member;
+    words[this + 4] = 6;
+    let sum: u64 = words.iter().map(|&w| u64::from(w)).sum();
+    words[38] = ((sum & 0xffff_ffff) + (sum >> 32)) as u32;
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
 }

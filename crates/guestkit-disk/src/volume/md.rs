@@ -165,6 +165,21 @@ fn probe_v090(dev: &dyn BlockDevice) -> Result<Option<MdMember>> {
     if word(0) != MAGIC || word(1) != 0 || word(2) != 90 {
         return Ok(None);
     }
+    let sum: u64 = sb
+        .chunks_exact(4)
+        .enumerate()
+        .filter(|(i, _)| *i != 38)
+        .map(|(_, w)| u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
+        .sum();
+    let computed = ((sum & 0xffff_ffff) + (sum >> 32)) as u32;
+    if computed != word(38) {
+        return Err(corrupt(
+            dev,
+            offset + 38 * 4,
+            "sb_csum",
+            format!("stored {:#010x}, computed {computed:#010x}", word(38)),
+        ));
+    }
     let mut uuid = [0u8; 16];
     for (i, w) in [5usize, 13, 14, 15].iter().enumerate() {
         if let Some(dst) = uuid.get_mut(i * 4..i * 4 + 4) {
