@@ -131,11 +131,19 @@ impl VolumeTree {
     }
 }
 
+/// An md member found during the scan.
+struct FoundMember {
+    member: MdMember,
+    device: DeviceRef,
+    /// Id of the volume it was found on.
+    id: String,
+}
+
 /// What a scan collects on its way down: PVs to assemble, and warnings.
 #[derive(Default)]
 struct Found {
     pvs: Vec<(PhysicalVolume, DeviceRef)>,
-    md: Vec<(MdMember, DeviceRef, String)>,
+    md: Vec<FoundMember>,
     warnings: Vec<String>,
 }
 
@@ -203,23 +211,28 @@ pub fn scan(disks: &[DeviceRef], limits: &Limits) -> VolumeTree {
 }
 
 fn assemble_md(found: &mut Found, limits: &Limits) -> Vec<MdArray> {
-    let mut by_uuid: Vec<(String, Vec<(MdMember, DeviceRef, String)>)> = Vec::new();
+    let mut groups: Vec<Vec<FoundMember>> = Vec::new();
     for m in std::mem::take(&mut found.md) {
-        match by_uuid.iter_mut().find(|(uuid, _)| *uuid == m.0.array_uuid) {
-            Some((_, members)) => members.push(m),
-            None => by_uuid.push((m.0.array_uuid.clone(), vec![m])),
+        match groups.iter_mut().find(|g| {
+            g.first()
+                .is_some_and(|f| f.member.array_uuid == m.member.array_uuid)
+        }) {
+            Some(group) => group.push(m),
+            None => groups.push(vec![m]),
         }
     }
     let mut arrays = Vec::new();
-    for (uuid, members) in by_uuid {
+    for members in groups {
         let Some(first) = members.first() else {
             continue;
         };
-        let name = first.0.name.clone();
-        let level = first.0.level;
-        let ids = members.iter().map(|m| m.2.clone()).collect();
-        let pairs: Vec<(MdMember, DeviceRef)> =
-            members.iter().map(|m| (m.0.clone(), m.1.clone())).collect();
+        let uuid = first.member.array_uuid.clone();
+        let name = first.member.name.clone();
+        let level = first.member.level;
+        let pairs: Vec<(MdMember, DeviceRef)> = members
+            .iter()
+            .map(|m| (m.member.clone(), m.device.clone()))
+            .collect();
         let volume = match md::assemble(&pairs) {
             Ok(dev) => {
                 let id = format!("md/{}", name.clone().unwrap_or_else(|| uuid.clone()));
@@ -234,7 +247,7 @@ fn assemble_md(found: &mut Found, limits: &Limits) -> Vec<MdArray> {
             array_uuid: uuid,
             name,
             level,
-            members: ids,
+            members: members.into_iter().map(|m| m.id).collect(),
             volume,
         });
     }
