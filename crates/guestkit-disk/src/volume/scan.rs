@@ -309,9 +309,11 @@ fn probe(
     }
     match md::probe(dev.as_ref()) {
         Ok(Some(member)) => {
-            found
-                .md
-                .push((member.clone(), dev.clone(), volume.id.clone()));
+            found.md.push(FoundMember {
+                member: member.clone(),
+                device: dev.clone(),
+                id: volume.id.clone(),
+            });
             volume.content = Content::MdMember(member);
             return volume;
         }
