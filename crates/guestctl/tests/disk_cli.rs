@@ -128,3 +128,56 @@ fn a_stated_format_that_disagrees_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn info_of_two_disks_shows_the_volume_group_spanning_them() {
+    let dir = guestkit_fixtures::lvm::standard().unwrap();
+    let (a, b) = (dir.join("disk0.raw"), dir.join("disk1.raw"));
+    let out = guestctl(&["disk", "info", "--json", s(&a), s(&b)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let vg = &v["volumes"]["volume_groups"][0];
+    assert_eq!(vg["name"], "vg0");
+    let lvs: Vec<&str> = vg["lvs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(lvs, ["root", "data", "span", "tail"]);
+    assert_eq!(
+        v["volumes"]["disks"][1]["children"][0]["content"]["type"],
+        "lvm_pv"
+    );
+    // The text form names every LV and the partition holding the second PV.
+    let text = guestctl(&["disk", "info", s(&a), s(&b)]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    for needle in ["vg0/root", "vg0/data", "striped", "disk1p1", "lvm pv"] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn demo_image_info_shows_its_layout() {
+    let demo = guestkit_fixtures::demo::committed_demo();
+    let out = guestctl(&["disk", "info", s(&demo)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "format:         qcow2",
+        "EFI System",
+        "swap label swap",
+        "vg demo",
+        "demo/root",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+}
