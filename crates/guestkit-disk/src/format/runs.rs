@@ -2,6 +2,7 @@
 //! vhdx): a format maps virtual offsets to runs, and runs stored back to back
 //! in the image file are read with one file read.
 
+use crate::block::{check_range, BlockDevice};
 use crate::error::Result;
 use crate::format::ImageSource;
 
@@ -18,7 +19,7 @@ pub(crate) enum Run {
 /// lives. `map(virtual_offset, max_len)` returns a run and its length (at least
 /// 1, at most `max_len`). Runs stored back to back in the file are read with
 /// one file read straight into `buf`; nothing is allocated per call.
-pub(crate) fn read_runs(
+fn read_runs(
     source: &ImageSource,
     buf: &mut [u8],
     offset: u64,
@@ -60,4 +61,42 @@ fn flush(source: &ImageSource, buf: &mut [u8], pending: Option<(u64, usize, usiz
         }
     }
     Ok(())
+}
+
+/// Where a block-mapped format keeps each run of virtual bytes.
+pub(crate) trait RunMap: Send + Sync + std::fmt::Debug {
+    /// The run at virtual `offset`, at most `max` bytes long (at least 1).
+    fn run(&self, source: &ImageSource, offset: u64, max: usize) -> Result<(Run, usize)>;
+}
+
+/// The virtual disk of a block-mapped image: its file, its size and its map.
+#[derive(Debug)]
+pub(crate) struct MappedDevice<M> {
+    source: ImageSource,
+    size: u64,
+    map: M,
+}
+
+impl<M: RunMap> MappedDevice<M> {
+    /// A disk of `size` bytes whose runs `map` places in `source`.
+    pub(crate) fn new(source: ImageSource, size: u64, map: M) -> Self {
+        MappedDevice { source, size, map }
+    }
+}
+
+impl<M: RunMap> BlockDevice for MappedDevice<M> {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        check_range(|| self.describe(), offset, buf.len(), self.size)?;
+        read_runs(&self.source, buf, offset, |o, m| {
+            self.map.run(&self.source, o, m)
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.source.path.display().to_string()
+    }
 }

@@ -11,9 +11,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::block::{bytes, check_range, BlockDevice};
+use crate::block::bytes;
 use crate::error::{DiskError, Layer, Result};
-use crate::format::runs::{read_runs, Run};
+use crate::format::runs::{MappedDevice, Run, RunMap};
 use crate::format::{ImageFormat, ImageInfo, ImageSource, OpenContext, OpenedImage};
 use crate::uuid::uuid_mixed;
 
@@ -29,9 +29,7 @@ const TYPE_DIFF: u32 = 4;
 
 /// The virtual disk of a VDI image.
 #[derive(Debug)]
-struct VdiDevice {
-    source: ImageSource,
-    size: u64,
+struct VdiMap {
     block_size: u64,
     /// File offset of block slot 0's data.
     data_offset: u64,
@@ -40,8 +38,8 @@ struct VdiDevice {
     map: Vec<u32>,
 }
 
-impl VdiDevice {
-    fn run(&self, off: u64, max: usize) -> Result<(Run, usize)> {
+impl RunMap for VdiMap {
+    fn run(&self, _source: &ImageSource, off: u64, max: usize) -> Result<(Run, usize)> {
         let index = off / self.block_size;
         let within = off % self.block_size;
         let len = (self.block_size - within).min(max as u64) as usize;
@@ -55,21 +53,6 @@ impl VdiDevice {
         // Checked at open: every allocated slot lies inside the file.
         let file_off = self.data_offset + u64::from(entry) * self.slot_size + within;
         Ok((Run::Data(file_off), len))
-    }
-}
-
-impl BlockDevice for VdiDevice {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-        check_range(|| self.describe(), offset, buf.len(), self.size)?;
-        read_runs(&self.source, buf, offset, |o, m| self.run(o, m))
-    }
-
-    fn describe(&self) -> String {
-        self.source.path.display().to_string()
     }
 }
 
@@ -265,14 +248,13 @@ pub(crate) fn open(source: ImageSource, ctx: &OpenContext) -> Result<OpenedImage
         "uuid",
         uuid_mixed(&bytes::array(&h, 0x188).unwrap_or_default()),
     );
-    let device = VdiDevice {
-        source,
-        size: disk_size,
+    let map = VdiMap {
         block_size,
         data_offset: data_offset + u64::from(block_extra),
         slot_size,
         map,
     };
+    let device = MappedDevice::new(source, disk_size, map);
     Ok(OpenedImage {
         info,
         device: Arc::new(device),

@@ -17,9 +17,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::block::{bytes, check_range, BlockDevice};
+use crate::block::bytes;
 use crate::error::{DiskError, Layer, Result};
-use crate::format::runs::{read_runs, Run};
+use crate::format::runs::{MappedDevice, Run, RunMap};
 use crate::format::{ImageFormat, ImageInfo, ImageSource, OpenContext, OpenedImage};
 use crate::uuid::uuid_be;
 
@@ -128,9 +128,7 @@ enum Bitmap {
 
 /// The virtual disk of a dynamic VHD.
 #[derive(Debug)]
-struct DynamicDevice {
-    source: ImageSource,
-    size: u64,
+struct DynamicMap {
     block_size: u64,
     bitmap_bytes: u64,
     bat: Vec<u32>,
@@ -138,8 +136,8 @@ struct DynamicDevice {
     max_cached: usize,
 }
 
-impl DynamicDevice {
-    fn bitmap(&self, index: usize, block_off: u64) -> Result<Arc<Bitmap>> {
+impl DynamicMap {
+    fn bitmap(&self, source: &ImageSource, index: usize, block_off: u64) -> Result<Arc<Bitmap>> {
         if let Ok(cache) = self.bitmaps.lock() {
             if let Some(b) = cache.get(&index) {
                 return Ok(b.clone());
@@ -147,7 +145,7 @@ impl DynamicDevice {
         }
         // bitmap_bytes is bounded by the block size (≤ 256 MiB / 4096).
         let mut raw = vec![0u8; self.bitmap_bytes as usize];
-        self.source.read_at(&mut raw, block_off)?;
+        source.read_at(&mut raw, block_off)?;
         let sectors = (self.block_size / 512) as usize;
         let full_bytes = sectors / 8;
         let full = raw
@@ -166,8 +164,10 @@ impl DynamicDevice {
         }
         Ok(bitmap)
     }
+}
 
-    fn run(&self, off: u64, max: usize) -> Result<(Run, usize)> {
+impl RunMap for DynamicMap {
+    fn run(&self, source: &ImageSource, off: u64, max: usize) -> Result<(Run, usize)> {
         let index = off / self.block_size;
         let within = off % self.block_size;
         let len = (self.block_size - within).min(max as u64);
@@ -180,7 +180,7 @@ impl DynamicDevice {
         }
         let block_off = u64::from(entry) * 512;
         let data_off = block_off + self.bitmap_bytes;
-        match &*self.bitmap(index as usize, block_off)? {
+        match &*self.bitmap(source, index as usize, block_off)? {
             Bitmap::Full => Ok((Run::Data(data_off + within), len as usize)),
             Bitmap::Partial(bits) => {
                 let is_set = |sector: u64| {
@@ -202,21 +202,6 @@ impl DynamicDevice {
                 }
             }
         }
-    }
-}
-
-impl BlockDevice for DynamicDevice {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-        check_range(|| self.describe(), offset, buf.len(), self.size)?;
-        read_runs(&self.source, buf, offset, |o, m| self.run(o, m))
-    }
-
-    fn describe(&self) -> String {
-        self.source.path.display().to_string()
     }
 }
 
@@ -412,15 +397,14 @@ fn open_dynamic(
     let max_cached = usize::try_from(limits.max_cache_bytes / bitmap_bytes.max(64))
         .unwrap_or(usize::MAX)
         .max(1);
-    let device = DynamicDevice {
-        source,
-        size,
+    let map = DynamicMap {
         block_size,
         bitmap_bytes,
         bat,
         bitmaps: Mutex::new(HashMap::new()),
         max_cached,
     };
+    let device = MappedDevice::new(source, size, map);
     Ok(OpenedImage {
         info,
         device: Arc::new(device),

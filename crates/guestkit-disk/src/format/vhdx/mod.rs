@@ -15,9 +15,8 @@ mod metadata;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::block::{check_range, BlockDevice};
 use crate::error::{DiskError, Layer, Result};
-use crate::format::runs::{read_runs, Run};
+use crate::format::runs::{MappedDevice, Run, RunMap};
 use crate::format::{ImageFormat, ImageInfo, ImageSource, OpenContext, OpenedImage};
 use crate::uuid::uuid_mixed;
 
@@ -47,15 +46,13 @@ fn corrupt(path: &Path, offset: u64, field: &str, reason: impl Into<String>) -> 
 
 /// The virtual disk of a VHDX image.
 #[derive(Debug)]
-struct VhdxDevice {
-    source: ImageSource,
-    size: u64,
+struct VhdxMap {
     block_size: u64,
     blocks: Vec<Block>,
 }
 
-impl VhdxDevice {
-    fn run(&self, off: u64, max: usize) -> Result<(Run, usize)> {
+impl RunMap for VhdxMap {
+    fn run(&self, _source: &ImageSource, off: u64, max: usize) -> Result<(Run, usize)> {
         let index = off / self.block_size;
         let within = off % self.block_size;
         let len = (self.block_size - within).min(max as u64) as usize;
@@ -68,21 +65,6 @@ impl VhdxDevice {
             // Checked at open: the block's used part lies inside the file.
             Block::Present(file_off) => (Run::Data(file_off + within), len),
         })
-    }
-}
-
-impl BlockDevice for VhdxDevice {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-        check_range(|| self.describe(), offset, buf.len(), self.size)?;
-        read_runs(&self.source, buf, offset, |o, m| self.run(o, m))
-    }
-
-    fn describe(&self) -> String {
-        self.source.path.display().to_string()
     }
 }
 
@@ -127,12 +109,11 @@ pub(crate) fn open(source: ImageSource, ctx: &OpenContext) -> Result<OpenedImage
         info.detail("log_offset", head.log_offset);
         info.detail("log_length", head.log_length);
     }
-    let device = VhdxDevice {
-        source,
-        size: meta.virtual_size,
+    let map = VhdxMap {
         block_size: u64::from(meta.block_size),
         blocks: bat.blocks,
     };
+    let device = MappedDevice::new(source, meta.virtual_size, map);
     Ok(OpenedImage {
         info,
         device: Arc::new(device),
