@@ -6,8 +6,11 @@
 
 pub mod error;
 pub mod fs;
+pub mod hostdir;
 pub mod limits;
+pub mod tree;
 
 pub use error::{FsError, Result};
 pub use fs::{DirEntry, FileSystem, FileType, FsInfo, InodeId, Metadata, Timestamp};
 pub use limits::FsLimits;
+pub use tree::{GuestTree, Mount, Node, Resolved};

@@ -1,0 +1,313 @@
+//! The guest tree: filesystems mounted at their places, and every path
+//! resolved *inside the guest*. `..` stops at the guest root, absolute
+//! symlinks are re-rooted at the guest root, symlink nesting is bounded, and
+//! no host path is ever derived from guest data.
+
+use std::sync::Arc;
+
+use crate::error::{FsError, Result};
+use crate::fs::{DirEntry, FileSystem, FileType, InodeId, Metadata};
+use crate::limits::FsLimits;
+
+/// One mounted filesystem.
+#[derive(Debug, Clone)]
+pub struct Mount {
+    /// Mount point as guest path components (empty for `/`).
+    pub point: Vec<Vec<u8>>,
+    /// What was mounted (e.g. `disk0p2`, `vg0/root`), for messages.
+    pub source: String,
+    pub fs: Arc<dyn FileSystem>,
+}
+
+/// A file or directory of the guest: which mount, which inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node {
+    pub mount: usize,
+    pub inode: InodeId,
+}
+
+/// A resolved path: its node and its canonical guest path.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub node: Node,
+    /// Canonical absolute guest path (`/` joined components).
+    pub path: Vec<u8>,
+}
+
+/// The guest's filesystems assembled into one tree.
+#[derive(Debug, Clone)]
+pub struct GuestTree {
+    mounts: Vec<Mount>,
+    limits: FsLimits,
+}
+
+fn display(path: &[u8]) -> String {
+    String::from_utf8_lossy(path).into_owned()
+}
+
+fn join(components: &[Vec<u8>]) -> Vec<u8> {
+    if components.is_empty() {
+        return b"/".to_vec();
+    }
+    let mut out = Vec::new();
+    for c in components {
+        out.push(b'/');
+        out.extend_from_slice(c);
+    }
+    out
+}
+
+/// Splits a path into its non-empty components.
+fn components(path: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+    path.split(|&b| b == b'/').filter(|c| !c.is_empty())
+}
+
+impl GuestTree {
+    /// A tree with `root` mounted at `/`.
+    pub fn new(root: Arc<dyn FileSystem>, source: impl Into<String>, limits: FsLimits) -> Self {
+        GuestTree {
+            mounts: vec![Mount {
+                point: Vec::new(),
+                source: source.into(),
+                fs: root,
+            }],
+            limits,
+        }
+    }
+
+    /// Mounts `fs` at guest path `point`, which must resolve to a directory
+    /// of the tree as assembled so far (symlinks in it are followed inside
+    /// the guest).
+    pub fn mount(
+        &mut self,
+        point: &[u8],
+        fs: Arc<dyn FileSystem>,
+        source: impl Into<String>,
+    ) -> Result<()> {
+        let target = self.resolve(point)?;
+        let md = self.metadata_of(target.node)?;
+        if md.file_type != FileType::Directory {
+            return Err(FsError::WrongType {
+                path: display(point),
+                reason: "mount point is not a directory".into(),
+            });
+        }
+        let point = components(&target.path).map(<[u8]>::to_vec).collect();
+        self.mounts.push(Mount {
+            point,
+            source: source.into(),
+            fs,
+        });
+        Ok(())
+    }
+
+    /// The mounts, `/` first.
+    pub fn mounts(&self) -> &[Mount] {
+        &self.mounts
+    }
+
+    /// The filesystem of a node.
+    pub fn fs(&self, node: Node) -> Result<&Arc<dyn FileSystem>> {
+        self.mounts
+            .get(node.mount)
+            .map(|m| &m.fs)
+            .ok_or_else(|| FsError::NotFound {
+                path: format!("<mount {}>", node.mount),
+            })
+    }
+
+    /// The root node of the newest mount at exactly `components`, if any.
+    fn mount_at(&self, components: &[Vec<u8>]) -> Option<Node> {
+        self.mounts
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, m)| m.point.as_slice() == components)
+            .map(|(i, m)| Node {
+                mount: i,
+                inode: m.fs.root(),
+            })
+    }
+
+    /// Resolves `path` following every symlink, the last one included.
+    pub fn resolve(&self, path: &[u8]) -> Result<Resolved> {
+        self.resolve_with(path, true)
+    }
+
+    /// Resolves `path`; a symlink in the last component is returned itself
+    /// (like `lstat`).
+    pub fn resolve_nofollow(&self, path: &[u8]) -> Result<Resolved> {
+        self.resolve_with(path, false)
+    }
+
+    fn resolve_with(&self, path: &[u8], follow_last: bool) -> Result<Resolved> {
+        let root = self
+            .mount_at(&[])
+            .ok_or_else(|| FsError::NotFound { path: "/".into() })?;
+        // The walk so far: components and the node of each prefix.
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        let mut nodes: Vec<Node> = vec![root];
+        // Components still to walk, last first.
+        let mut todo: Vec<Vec<u8>> = components(path).rev().map(<[u8]>::to_vec).collect();
+        let mut links = 0u32;
+        while let Some(name) = todo.pop() {
+            let current = *nodes.last().unwrap_or(&root);
+            match name.as_slice() {
+                b"." => continue,
+                b".." => {
+                    if names.pop().is_some() {
+                        nodes.pop();
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let here = || display(&join(&names));
+            let md = self.metadata_of(current)?;
+            if md.file_type != FileType::Directory {
+                return Err(FsError::WrongType {
+                    path: here(),
+                    reason: "not a directory".into(),
+                });
+            }
+            let fs = self.fs(current)?;
+            let Some(inode) = fs.lookup(current.inode, &name)? else {
+                let mut missing = names.clone();
+                missing.push(name);
+                return Err(FsError::NotFound {
+                    path: display(&join(&missing)),
+                });
+            };
+            names.push(name);
+            let mut node = Node {
+                mount: current.mount,
+                inode,
+            };
+            if let Some(mounted) = self.mount_at(&names) {
+                node = mounted;
+            }
+            let is_last = todo.is_empty();
+            let md = self.metadata_of(node)?;
+            if md.file_type == FileType::Symlink && (!is_last || follow_last) {
+                links += 1;
+                if links > self.limits.max_symlink_depth {
+                    return Err(FsError::SymlinkLoop {
+                        path: display(&join(&names)),
+                    });
+                }
+                let target = self.read_link_node(node, &names)?;
+                names.pop();
+                if target.first() == Some(&b'/') {
+                    names.clear();
+                    nodes.truncate(1);
+                }
+                todo.extend(components(&target).rev().map(<[u8]>::to_vec));
+                continue;
+            }
+            nodes.push(node);
+        }
+        Ok(Resolved {
+            node: *nodes.last().unwrap_or(&root),
+            path: join(&names),
+        })
+    }
+
+    fn read_link_node(&self, node: Node, names: &[Vec<u8>]) -> Result<Vec<u8>> {
+        let target = self.fs(node)?.read_link(node.inode)?;
+        if target.len() as u64 > self.limits.max_symlink_len {
+            return Err(FsError::LimitExceeded {
+                device: display(&join(names)),
+                fs: "tree",
+                what: "symlink target length".into(),
+                value: target.len() as u64,
+                limit: self.limits.max_symlink_len,
+            });
+        }
+        Ok(target)
+    }
+
+    /// Metadata of a node.
+    pub fn metadata_of(&self, node: Node) -> Result<Metadata> {
+        self.fs(node)?.metadata(node.inode)
+    }
+
+    /// `stat`: metadata of `path`, following symlinks.
+    pub fn metadata(&self, path: &[u8]) -> Result<Metadata> {
+        self.metadata_of(self.resolve(path)?.node)
+    }
+
+    /// `lstat`: metadata of `path` itself.
+    pub fn symlink_metadata(&self, path: &[u8]) -> Result<Metadata> {
+        self.metadata_of(self.resolve_nofollow(path)?.node)
+    }
+
+    /// Target of the symlink at `path`.
+    pub fn read_link(&self, path: &[u8]) -> Result<Vec<u8>> {
+        let r = self.resolve_nofollow(path)?;
+        let names: Vec<Vec<u8>> = components(&r.path).map(<[u8]>::to_vec).collect();
+        self.read_link_node(r.node, &names)
+    }
+
+    /// Entries of the directory at `path`, with mounted filesystems shown in
+    /// place of the directories they cover.
+    pub fn read_dir(&self, path: &[u8]) -> Result<Vec<(DirEntry, Node)>> {
+        let r = self.resolve(path)?;
+        self.read_dir_node(r.node, &r.path)
+    }
+
+    /// Entries of directory `node`, whose canonical path is `path`.
+    pub fn read_dir_node(&self, node: Node, path: &[u8]) -> Result<Vec<(DirEntry, Node)>> {
+        let base: Vec<Vec<u8>> = components(path).map(<[u8]>::to_vec).collect();
+        let entries = self.fs(node)?.read_dir(node.inode)?;
+        Ok(entries
+            .into_iter()
+            .map(|e| {
+                let mut child = base.clone();
+                child.push(e.name.clone());
+                let n = self.mount_at(&child).unwrap_or(Node {
+                    mount: node.mount,
+                    inode: e.inode,
+                });
+                (e, n)
+            })
+            .collect())
+    }
+
+    /// Reads up to `buf.len()` bytes of the regular file `node` at `offset`.
+    pub fn read_node(&self, node: Node, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        self.fs(node)?.read(node.inode, offset, buf)
+    }
+
+    /// The whole content of the file at `path`, refusing files larger than
+    /// `max` bytes (so a 1 GB file cannot exhaust memory).
+    pub fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>> {
+        let r = self.resolve(path)?;
+        let md = self.metadata_of(r.node)?;
+        if md.file_type != FileType::Regular {
+            return Err(FsError::WrongType {
+                path: display(&r.path),
+                reason: "not a regular file".into(),
+            });
+        }
+        if md.size > max {
+            return Err(FsError::LimitExceeded {
+                device: display(&r.path),
+                fs: "tree",
+                what: "file size".into(),
+                value: md.size,
+                limit: max,
+            });
+        }
+        let mut out = vec![0u8; md.size as usize];
+        let mut at = 0usize;
+        while at < out.len() {
+            let n = self.read_node(r.node, at as u64, &mut out[at..])?;
+            if n == 0 {
+                break;
+            }
+            at += n;
+        }
+        out.truncate(at);
+        Ok(out)
+    }
+}
