@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod fs;
+pub mod fstab;
 pub mod hostdir;
 pub mod limits;
 pub mod tree;
