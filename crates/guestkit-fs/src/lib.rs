@@ -4,9 +4,11 @@
 //! resolution, fstab mounts and confinement to the guest are built once above
 //! the drivers.
 
+pub mod detect;
 pub mod error;
 pub mod fs;
 pub mod fstab;
+pub mod guest;
 pub mod hostdir;
 pub mod limits;
 pub mod tree;

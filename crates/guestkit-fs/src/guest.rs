@@ -1,0 +1,251 @@
+//! A VM's disks assembled the way the guest would mount them: volumes
+//! scanned, filesystems probed, the root found, `/etc/fstab` read and its
+//! entries mounted at their places.
+
+use std::sync::Arc;
+
+use guestkit_disk::volume::scan::{scan, Content, Volume, VolumeTree};
+use guestkit_disk::{DeviceRef, Limits};
+use serde::Serialize;
+
+use crate::detect::{self, MountOptions};
+use crate::error::Result;
+use crate::fs::{FileSystem, FileType, FsInfo};
+use crate::fstab::{self, DeviceSpec, FstabEntry};
+use crate::limits::FsLimits;
+use crate::tree::GuestTree;
+
+/// Largest `/etc/fstab` read.
+const MAX_FSTAB: u64 = 1 << 20;
+
+/// A filesystem found on a volume.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoundFs {
+    /// Volume id (`disk0p2`, `vg0/root`, `md/name`).
+    pub volume: String,
+    pub info: FsInfo,
+    /// GPT partition name / UUID, when the volume is a partition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partlabel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partuuid: Option<String>,
+    /// Where fstab mounts it in the guest, if it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mountpoint: Option<String>,
+    #[serde(skip)]
+    device: DeviceRef,
+    #[serde(skip)]
+    driver: &'static detect::Driver,
+}
+
+/// What became of one fstab entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct MountReport {
+    pub entry: FstabEntry,
+    /// The volume it was resolved to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    /// `mounted`, `skipped: <reason>`, or the error.
+    pub status: String,
+}
+
+/// The assembled guest.
+#[derive(Debug)]
+pub struct Guest {
+    pub volumes: VolumeTree,
+    pub filesystems: Vec<FoundFs>,
+    /// Volume ids of filesystems that look like an OS root.
+    pub root_candidates: Vec<String>,
+    /// The tree, when a root was found.
+    pub tree: Option<GuestTree>,
+    pub mounts: Vec<MountReport>,
+    pub warnings: Vec<String>,
+}
+
+fn partition_uuid(volume: &Volume, tree: &VolumeTree) -> Option<String> {
+    let p = volume.partition.as_ref()?;
+    if let Some(u) = &p.uuid {
+        return Some(u.to_ascii_lowercase());
+    }
+    // MBR: the disk signature and the partition number, as blkid reports.
+    let parent = tree
+        .volumes()
+        .into_iter()
+        .find(|v| v.children.iter().any(|c| c.id == volume.id))?;
+    match &parent.content {
+        Content::PartitionTable { disk_id, .. } => Some(format!("{disk_id}-{:02x}", p.number)),
+        _ => None,
+    }
+}
+
+/// Probes every leaf volume for a filesystem.
+fn find_filesystems(tree: &VolumeTree, warnings: &mut Vec<String>) -> Vec<FoundFs> {
+    let mut out = Vec::new();
+    for v in tree.volumes() {
+        if !matches!(v.content, Content::Data) {
+            continue;
+        }
+        match detect::probe(v.device.as_ref()) {
+            Ok(Some((driver, info))) => out.push(FoundFs {
+                volume: v.id.clone(),
+                info,
+                partlabel: v.partition.as_ref().and_then(|p| p.name.clone()),
+                partuuid: partition_uuid(v, tree),
+                mountpoint: None,
+                device: v.device.clone(),
+                driver,
+            }),
+            Ok(None) => {}
+            Err(e) => warnings.push(format!("{}: {e}", v.id)),
+        }
+    }
+    out
+}
+
+fn mount_fs(found: &FoundFs, limits: &FsLimits, options: &MountOptions) -> Result<Arc<dyn FileSystem>> {
+    (found.driver.mount)(found.device.clone(), limits.clone(), options)
+}
+
+/// Whether `fs` looks like the root of an operating system.
+fn looks_like_root(fs: &dyn FileSystem) -> bool {
+    let root = fs.root();
+    let is_dir = |name: &[u8]| {
+        fs.lookup(root, name)
+            .ok()
+            .flatten()
+            .and_then(|ino| fs.metadata(ino).ok())
+            .is_some_and(|m| matches!(m.file_type, FileType::Directory | FileType::Symlink))
+    };
+    (is_dir(b"etc") && (is_dir(b"bin") || is_dir(b"usr") || is_dir(b"sbin")))
+        || is_dir(b"Windows")
+        || is_dir(b"WINDOWS")
+}
+
+fn resolve_spec<'a>(spec: &DeviceSpec, found: &'a [FoundFs], tree: &VolumeTree) -> Option<&'a FoundFs> {
+    let by_volume = |id: &str| found.iter().find(|f| f.volume == id);
+    match spec {
+        DeviceSpec::Uuid(u) => found
+            .iter()
+            .find(|f| f.info.uuid.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(u))),
+        DeviceSpec::Label(l) => found.iter().find(|f| f.info.label.as_deref() == Some(l)),
+        DeviceSpec::PartUuid(u) => found
+            .iter()
+            .find(|f| f.partuuid.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(u))),
+        DeviceSpec::PartLabel(l) => found.iter().find(|f| f.partlabel.as_deref() == Some(l)),
+        DeviceSpec::LogicalVolume { vg, lv } => by_volume(&format!("{vg}/{lv}")),
+        DeviceSpec::DiskPartition { disk, partition } => match partition {
+            Some(n) => by_volume(&format!("disk{disk}p{n}")),
+            None => by_volume(&format!("disk{disk}")),
+        },
+        DeviceSpec::Md(name) => {
+            let array = tree.md_arrays.iter().enumerate().find(|(i, a)| {
+                a.name.as_deref().is_some_and(|n| n == name || n.rsplit(':').next() == Some(name.as_str()))
+                    || name.parse::<usize>().ok() == Some(*i) && a.name.is_none()
+            })?;
+            by_volume(&array.1.volume.as_ref()?.id)
+        }
+        DeviceSpec::Other(_) => None,
+    }
+}
+
+/// Assembles the guest on `disks` (the VM's disks, in order).
+pub fn open_guest(disks: &[DeviceRef], disk_limits: &Limits, limits: &FsLimits) -> Guest {
+    let volumes = scan(disks, disk_limits);
+    let mut warnings = volumes.warnings.clone();
+    let mut filesystems = find_filesystems(&volumes, &mut warnings);
+    let mut root_candidates = Vec::new();
+    let mut root: Option<(usize, Arc<dyn FileSystem>)> = None;
+    for (i, f) in filesystems.iter().enumerate() {
+        match mount_fs(f, limits, &MountOptions::default()) {
+            Ok(fs) if looks_like_root(fs.as_ref()) => {
+                root_candidates.push(f.volume.clone());
+                if root.is_none() {
+                    root = Some((i, fs));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => warnings.push(format!("{}: mount: {e}", f.volume)),
+        }
+    }
+    let Some((root_index, root_fs)) = root else {
+        return Guest {
+            volumes,
+            filesystems,
+            root_candidates,
+            tree: None,
+            mounts: Vec::new(),
+            warnings,
+        };
+    };
+    let mut tree = GuestTree::new(root_fs, filesystems[root_index].volume.clone(), limits.clone());
+    filesystems[root_index].mountpoint = Some("/".into());
+    let mut mounts = Vec::new();
+    let entries = match tree.read_file(b"/etc/fstab", MAX_FSTAB) {
+        Ok(text) => {
+            let (entries, w) = fstab::parse(&String::from_utf8_lossy(&text));
+            warnings.extend(w);
+            entries
+        }
+        Err(e) => {
+            warnings.push(format!("/etc/fstab: {e}"));
+            Vec::new()
+        }
+    };
+    // Parents before children: mount in order of mount point depth.
+    let mut ordered: Vec<FstabEntry> = entries;
+    ordered.sort_by_key(|e| e.mountpoint.split('/').filter(|c| !c.is_empty()).count());
+    for entry in ordered {
+        let report = |volume: Option<String>, status: String| MountReport {
+            entry: entry.clone(),
+            volume,
+            status,
+        };
+        if let Some(skip) = entry.skip {
+            mounts.push(report(None, format!("skipped: {skip:?}").to_lowercase()));
+            continue;
+        }
+        let Some(target) = resolve_spec(&entry.device, &filesystems, &volumes) else {
+            let msg = format!("/etc/fstab line {}: {} matches no filesystem found", entry.line, entry.spec);
+            warnings.push(msg.clone());
+            mounts.push(report(None, msg));
+            continue;
+        };
+        let volume = target.volume.clone();
+        if entry.mountpoint == "/" {
+            let status = if volume == filesystems[root_index].volume {
+                "mounted".to_string()
+            } else {
+                format!("root is {} (fstab names {volume})", filesystems[root_index].volume)
+            };
+            mounts.push(report(Some(volume), status));
+            continue;
+        }
+        let options = MountOptions {
+            subvol: entry.option("subvol").map(str::to_string),
+            subvolid: entry.option("subvolid").and_then(|v| v.parse().ok()),
+        };
+        let result = mount_fs(target, limits, &options)
+            .and_then(|fs| tree.mount(entry.mountpoint.as_bytes(), fs, volume.clone()));
+        match result {
+            Ok(()) => {
+                if let Some(f) = filesystems.iter_mut().find(|f| f.volume == volume) {
+                    f.mountpoint.get_or_insert_with(|| entry.mountpoint.clone());
+                }
+                mounts.push(report(Some(volume), "mounted".into()));
+            }
+            Err(e) => {
+                let msg = format!("{} on {}: {e}", volume, entry.mountpoint);
+                warnings.push(msg.clone());
+                mounts.push(report(Some(volume), msg));
+            }
+        }
+    }
+    Guest {
+        volumes,
+        filesystems,
+        root_candidates,
+        tree: Some(tree),
+        mounts,
+        warnings,
+    }
+}
