@@ -102,7 +102,11 @@ fn find_filesystems(tree: &VolumeTree, warnings: &mut Vec<String>) -> Vec<FoundF
     out
 }
 
-fn mount_fs(found: &FoundFs, limits: &FsLimits, options: &MountOptions) -> Result<Arc<dyn FileSystem>> {
+fn mount_fs(
+    found: &FoundFs,
+    limits: &FsLimits,
+    options: &MountOptions,
+) -> Result<Arc<dyn FileSystem>> {
     (found.driver.mount)(found.device.clone(), limits.clone(), options)
 }
 
@@ -121,16 +125,25 @@ fn looks_like_root(fs: &dyn FileSystem) -> bool {
         || is_dir(b"WINDOWS")
 }
 
-fn resolve_spec<'a>(spec: &DeviceSpec, found: &'a [FoundFs], tree: &VolumeTree) -> Option<&'a FoundFs> {
+fn resolve_spec<'a>(
+    spec: &DeviceSpec,
+    found: &'a [FoundFs],
+    tree: &VolumeTree,
+) -> Option<&'a FoundFs> {
     let by_volume = |id: &str| found.iter().find(|f| f.volume == id);
     match spec {
-        DeviceSpec::Uuid(u) => found
-            .iter()
-            .find(|f| f.info.uuid.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(u))),
+        DeviceSpec::Uuid(u) => found.iter().find(|f| {
+            f.info
+                .uuid
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(u))
+        }),
         DeviceSpec::Label(l) => found.iter().find(|f| f.info.label.as_deref() == Some(l)),
-        DeviceSpec::PartUuid(u) => found
-            .iter()
-            .find(|f| f.partuuid.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(u))),
+        DeviceSpec::PartUuid(u) => found.iter().find(|f| {
+            f.partuuid
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(u))
+        }),
         DeviceSpec::PartLabel(l) => found.iter().find(|f| f.partlabel.as_deref() == Some(l)),
         DeviceSpec::LogicalVolume { vg, lv } => by_volume(&format!("{vg}/{lv}")),
         DeviceSpec::DiskPartition { disk, partition } => match partition {
@@ -139,7 +152,9 @@ fn resolve_spec<'a>(spec: &DeviceSpec, found: &'a [FoundFs], tree: &VolumeTree) 
         },
         DeviceSpec::Md(name) => {
             let array = tree.md_arrays.iter().enumerate().find(|(i, a)| {
-                a.name.as_deref().is_some_and(|n| n == name || n.rsplit(':').next() == Some(name.as_str()))
+                a.name
+                    .as_deref()
+                    .is_some_and(|n| n == name || n.rsplit(':').next() == Some(name.as_str()))
                     || name.parse::<usize>().ok() == Some(*i) && a.name.is_none()
             })?;
             by_volume(&array.1.volume.as_ref()?.id)
@@ -177,7 +192,11 @@ pub fn open_guest(disks: &[DeviceRef], disk_limits: &Limits, limits: &FsLimits) 
             warnings,
         };
     };
-    let mut tree = GuestTree::new(root_fs, filesystems[root_index].volume.clone(), limits.clone());
+    let mut tree = GuestTree::new(
+        root_fs,
+        filesystems[root_index].volume.clone(),
+        limits.clone(),
+    );
     filesystems[root_index].mountpoint = Some("/".into());
     let mut mounts = Vec::new();
     let entries = match tree.read_file(b"/etc/fstab", MAX_FSTAB) {
@@ -205,7 +224,10 @@ pub fn open_guest(disks: &[DeviceRef], disk_limits: &Limits, limits: &FsLimits) 
             continue;
         }
         let Some(target) = resolve_spec(&entry.device, &filesystems, &volumes) else {
-            let msg = format!("/etc/fstab line {}: {} matches no filesystem found", entry.line, entry.spec);
+            let msg = format!(
+                "/etc/fstab line {}: {} matches no filesystem found",
+                entry.line, entry.spec
+            );
             warnings.push(msg.clone());
             mounts.push(report(None, msg));
             continue;
@@ -215,7 +237,10 @@ pub fn open_guest(disks: &[DeviceRef], disk_limits: &Limits, limits: &FsLimits) 
             let status = if volume == filesystems[root_index].volume {
                 "mounted".to_string()
             } else {
-                format!("root is {} (fstab names {volume})", filesystems[root_index].volume)
+                format!(
+                    "root is {} (fstab names {volume})",
+                    filesystems[root_index].volume
+                )
             };
             mounts.push(report(Some(volume), status));
             continue;

@@ -27,6 +27,9 @@ pub struct HostDirFs {
     paths: RwLock<Vec<PathBuf>>,
     /// path → inode.
     inodes: RwLock<HashMap<PathBuf, InodeId>>,
+    /// Host (device, inode) of hard-linked files → inode, so every name of
+    /// one file has one inode number, as on a real filesystem.
+    linked: RwLock<HashMap<(u64, u64), InodeId>>,
 }
 
 impl HostDirFs {
@@ -52,6 +55,7 @@ impl HostDirFs {
             limits,
             paths: RwLock::new(vec![PathBuf::new(), PathBuf::new()]),
             inodes: RwLock::new(HashMap::from([(PathBuf::new(), 1)])),
+            linked: RwLock::new(HashMap::new()),
         })
     }
 
@@ -90,14 +94,26 @@ impl HostDirFs {
         if let Some(&ino) = self.inodes.read().map_err(|_| poisoned())?.get(&rel) {
             return Ok(ino);
         }
+        let host = fs::symlink_metadata(self.root.join(&rel))
+            .ok()
+            .filter(|m| m.nlink() > 1 && !m.is_dir())
+            .map(|m| (m.dev(), m.ino()));
         let mut paths = self.paths.write().map_err(|_| poisoned())?;
         let mut inodes = self.inodes.write().map_err(|_| poisoned())?;
+        let mut linked = self.linked.write().map_err(|_| poisoned())?;
         if let Some(&ino) = inodes.get(&rel) {
+            return Ok(ino);
+        }
+        if let Some(&ino) = host.and_then(|h| linked.get(&h)) {
+            inodes.insert(rel, ino);
             return Ok(ino);
         }
         let ino = paths.len() as InodeId;
         paths.push(rel.clone());
         inodes.insert(rel, ino);
+        if let Some(h) = host {
+            linked.insert(h, ino);
+        }
         Ok(ino)
     }
 }

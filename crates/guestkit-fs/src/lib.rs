@@ -11,6 +11,7 @@ pub mod fstab;
 pub mod guest;
 pub mod hostdir;
 pub mod limits;
+pub mod tar;
 pub mod tree;
 
 pub use error::{FsError, Result};

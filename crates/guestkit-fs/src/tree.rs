@@ -20,7 +20,7 @@ pub struct Mount {
 }
 
 /// A file or directory of the guest: which mount, which inode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Node {
     pub mount: usize,
     pub inode: InodeId,
