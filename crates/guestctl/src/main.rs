@@ -1,6 +1,7 @@
 //! `guestctl`: look inside virtual-machine disk images without booting them.
 
 mod disk;
+mod guest_cmds;
 mod human;
 mod volumes;
 
@@ -22,6 +23,45 @@ enum Command {
     /// The virtual disks of a VM: image formats and volume layout.
     #[command(subcommand)]
     Disk(disk::DiskCommand),
+    /// Filesystems of a VM: type, UUID, label, size and guest mountpoint.
+    Filesystems {
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        image: ImageArgs,
+    },
+    /// List a guest directory (IMAGE... PATH).
+    Ls {
+        /// Long listing: mode, links, owner, size, mtime.
+        #[arg(short = 'l')]
+        long: bool,
+        /// Recurse into subdirectories.
+        #[arg(short = 'R')]
+        recursive: bool,
+        #[command(flatten)]
+        target: guest_cmds::GuestPathArgs,
+    },
+    /// Print a guest file (IMAGE... PATH).
+    Cat {
+        #[command(flatten)]
+        target: guest_cmds::GuestPathArgs,
+    },
+    /// Metadata of a guest path (IMAGE... PATH).
+    Stat {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: guest_cmds::GuestPathArgs,
+    },
+    /// A tar stream of a guest subtree on stdout (IMAGE... PATH).
+    TarOut {
+        #[command(flatten)]
+        target: guest_cmds::GuestPathArgs,
+    },
 }
 
 /// Options shared by every command that opens images.
@@ -41,6 +81,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Disk(cmd) => disk::run(cmd),
+        Command::Filesystems {
+            images,
+            json,
+            image,
+        } => guest_cmds::filesystems(&images, json, &image),
+        Command::Ls {
+            long,
+            recursive,
+            target,
+        } => guest_cmds::ls(&target, long, recursive),
+        Command::Cat { target } => guest_cmds::cat(&target),
+        Command::Stat { json, target } => guest_cmds::stat(&target, json),
+        Command::TarOut { target } => guest_cmds::tar_out(&target),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
