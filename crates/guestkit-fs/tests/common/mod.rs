@@ -44,7 +44,11 @@ pub fn walk_fs(fs: &dyn FileSystem) -> Listing {
 }
 
 fn walk_fs_dir(fs: &dyn FileSystem, ino: InodeId, path: Vec<u8>, out: &mut Listing, depth: u32) {
-    assert!(depth < 1000, "walk too deep at {}", String::from_utf8_lossy(&path));
+    assert!(
+        depth < 1000,
+        "walk too deep at {}",
+        String::from_utf8_lossy(&path)
+    );
     let md = fs
         .metadata(ino)
         .unwrap_or_else(|e| panic!("metadata of {}: {e}", String::from_utf8_lossy(&path)));
@@ -75,7 +79,12 @@ fn walk_fs_dir(fs: &dyn FileSystem, ino: InodeId, path: Vec<u8>, out: &mut Listi
                 hasher.update(&buf[..n]);
                 off += n as u64;
             }
-            assert_eq!(off, md.size, "{}: bytes read vs size", String::from_utf8_lossy(&path));
+            assert_eq!(
+                off,
+                md.size,
+                "{}: bytes read vs size",
+                String::from_utf8_lossy(&path)
+            );
             entry.sha256 = Some(hex(&hasher.finalize()));
         }
         FileType::Symlink => {
@@ -127,7 +136,10 @@ fn walk_host_dir(p: &Path, rel: Vec<u8>, out: &mut Listing) {
     };
     let rdev = matches!(file_type, FileType::CharDevice | FileType::BlockDevice).then(|| {
         let r = md.rdev();
-        (((r >> 8) & 0xfff) as u32 | ((r >> 32) & !0xfff) as u32, ((r & 0xff) | ((r >> 12) & !0xff)) as u32)
+        (
+            ((r >> 8) & 0xfff) as u32 | ((r >> 32) & !0xfff) as u32,
+            ((r & 0xff) | ((r >> 12) & !0xff)) as u32,
+        )
     });
     let mut entry = Entry {
         file_type,
@@ -146,7 +158,13 @@ fn walk_host_dir(p: &Path, rel: Vec<u8>, out: &mut Listing) {
             entry.sha256 = Some(hex(&Sha256::digest(std::fs::read(p).unwrap())));
         }
         FileType::Symlink => {
-            entry.target = Some(std::fs::read_link(p).unwrap().as_os_str().as_bytes().to_vec());
+            entry.target = Some(
+                std::fs::read_link(p)
+                    .unwrap()
+                    .as_os_str()
+                    .as_bytes()
+                    .to_vec(),
+            );
         }
         FileType::Directory => {
             for e in std::fs::read_dir(p).unwrap() {
