@@ -180,6 +180,10 @@ pub fn small() -> Result<PathBuf> {
         write(&tree.join("hello.txt"), b"hello, btrfs\n")?;
         write(&tree.join("sub/data.bin"), &pseudo_random(9, 20_000))?;
         write(&tree.join("sub/empty"), b"")?;
+        let text: Vec<u8> = (0..3000)
+            .flat_map(|i| format!("text line {i}, compressible\n").into_bytes())
+            .collect();
+        write(&tree.join("sub/text.txt"), &text)?;
         let l = tree.join("link");
         io(&l, symlink("sub/data.bin", &l))?;
         for (name, size, extra) in [

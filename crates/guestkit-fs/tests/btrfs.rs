@@ -16,10 +16,6 @@ fn open(path: &Path) -> DeviceRef {
     Arc::new(FileDevice::open(path, Arc::new(IoStats::default())).unwrap())
 }
 
-fn mem(data: Vec<u8>) -> DeviceRef {
-    Arc::new(MemDevice::new(data, "patched.img"))
-}
-
 /// The host listing adjusted for what mkfs.btrfs 6.2 cannot carry: its
 /// `--rootdir` copy stores every device number as 0 (types, modes, owners and
 /// times are carried; the test asserts the device nodes are there).

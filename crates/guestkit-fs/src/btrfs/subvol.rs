@@ -128,7 +128,7 @@ pub fn list(vol: &Volume, root_tree: &Root) -> Result<Vec<SubvolInfo>> {
     ids.sort_unstable();
     let mut out = Vec::new();
     for &id in &ids {
-        let path = path_of(vol, root_tree, id, &roots, &backrefs, &mut paths, 0)?;
+        let path = path_of(vol, id, &roots, &backrefs, &mut paths, 0)?;
         let Some(r) = roots.get(&id) else { continue };
         out.push(SubvolInfo {
             id,
@@ -144,7 +144,6 @@ pub fn list(vol: &Volume, root_tree: &Root) -> Result<Vec<SubvolInfo>> {
 /// (no backref, being deleted).
 fn path_of(
     vol: &Volume,
-    root_tree: &Root,
     id: u64,
     roots: &HashMap<u64, RootItem>,
     backrefs: &HashMap<u64, (u64, super::items::RootRef)>,
@@ -168,8 +167,7 @@ fn path_of(
     let Some((parent, rref)) = backrefs.get(&id) else {
         return Ok(None);
     };
-    let Some(parent_path) = path_of(vol, root_tree, *parent, roots, backrefs, memo, depth + 1)?
-    else {
+    let Some(parent_path) = path_of(vol, *parent, roots, backrefs, memo, depth + 1)? else {
         return Ok(None);
     };
     let Some(parent_root) = roots.get(parent) else {
