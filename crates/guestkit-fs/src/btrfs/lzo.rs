@@ -144,3 +144,121 @@ impl Decoder<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::decompress;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    /// Compresses `data` with the `lzop` CLI and returns the LZO1X blocks
+    /// as (uncompressed length, compressed bytes or None when stored).
+    fn lzop(data: &[u8], level: &str) -> Vec<(usize, Vec<u8>, bool)> {
+        let mut child = Command::new("lzop")
+            .args(["-c", level])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("lzop is installed");
+        let mut stdin = child.stdin.take().unwrap();
+        let input = data.to_vec();
+        let w = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+        let f = child.wait_with_output().unwrap().stdout;
+        w.join().unwrap();
+        let be = |p: usize| u32::from_be_bytes(f[p..p + 4].try_into().unwrap()) as usize;
+        let version = u16::from_be_bytes([f[9], f[10]]);
+        assert!(version >= 0x0940);
+        let mut p = 9 + 2 + 2 + 2 + 1 + 1;
+        let flags = be(p);
+        p += 4;
+        if flags & 0x800 != 0 {
+            p += 4;
+        }
+        p += 12;
+        p += 1 + f[p] as usize + 4;
+        let mut blocks = Vec::new();
+        loop {
+            let dst = be(p);
+            if dst == 0 {
+                break;
+            }
+            let src = be(p + 4);
+            p += 8;
+            p += 4 * [0x1, 0x100].iter().filter(|&&b| flags & b != 0).count();
+            if src < dst {
+                p += 4 * [0x2, 0x200].iter().filter(|&&b| flags & b != 0).count();
+            }
+            blocks.push((dst, f[p..p + src].to_vec(), src < dst));
+            p += src;
+        }
+        blocks
+    }
+
+    fn sample() -> Vec<u8> {
+        let mut d = Vec::new();
+        let mut x = 0x1234_5678u32;
+        for i in 0..200_000u32 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            d.push(if i % 3 == 0 {
+                (x >> 24) as u8
+            } else {
+                b"abcdefgh"[(i % 8) as usize]
+            });
+        }
+        d.extend(std::iter::repeat_n(0u8, 70_000));
+        d.extend((0..5000).flat_map(|i| format!("row {i} {}\n", i * 7919 % 1000).into_bytes()));
+        // A long-distance repeat (LZO1X M4 matches reach back up to 48 KiB).
+        // (within lzop's second 256 KiB block, 40,000 bytes back).
+        let start = d.len() - 30_000;
+        let again = d[start..start + 20_000].to_vec();
+        d.extend(std::iter::repeat_n(7u8, 10_000));
+        d.extend(again);
+        assert!(start > 256 * 1024);
+        d
+    }
+
+    #[test]
+    fn decodes_lzop_output() {
+        let data = sample();
+        for level in ["-1", "-9"] {
+            let mut out = Vec::new();
+            let mut compressed_blocks = 0;
+            for (len, block, compressed) in lzop(&data, level) {
+                if compressed {
+                    compressed_blocks += 1;
+                    let got = decompress(&block, len).unwrap();
+                    assert_eq!(got.len(), len);
+                    out.extend(got);
+                    // Bounds: a smaller output budget is an error, not a panic.
+                    assert!(decompress(&block, len - 1).is_err());
+                    // Truncated input is an error, not a panic.
+                    for cut in [0, 1, block.len() / 2, block.len() - 1] {
+                        assert!(decompress(&block[..cut], len).is_err());
+                    }
+                } else {
+                    out.extend(block);
+                }
+            }
+            assert!(compressed_blocks > 0);
+            assert!(out == data, "lzop {level} round trip");
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        for input in [
+            &b""[..],
+            b"\x00",
+            b"\x11\x00",
+            b"\x20\xff\xff",
+            b"\x40\x00",
+            b"\xff",
+        ] {
+            assert!(decompress(input, 1 << 16).is_err(), "{input:?}");
+        }
+        // The end marker alone is an empty stream.
+        assert_eq!(decompress(b"\x11\x00\x00", 16).unwrap(), b"");
+    }
+}
