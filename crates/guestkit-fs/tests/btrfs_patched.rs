@@ -37,8 +37,12 @@ struct Img {
 }
 
 fn load() -> Img {
+    load_named("small-mixed.img")
+}
+
+fn load_named(name: &str) -> Img {
     let dir = fs_btrfs::small().unwrap();
-    let data = std::fs::read(dir.join("small-mixed.img")).unwrap();
+    let data = std::fs::read(dir.join(name)).unwrap();
     let sb = &data[0x10000..0x11000];
     Img {
         nodesize: u32::from_le_bytes(sb[0x94..0x98].try_into().unwrap()) as usize,
@@ -115,6 +119,65 @@ impl Img {
         }
         count
     }
+
+    /// Offsets of valid tree nodes of any level.
+    fn all_nodes(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..8).flat_map(|l| self.nodes(l)).collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn bytenr_at(&self, at: usize) -> u64 {
+        u64::from_le_bytes(self.data[at + 0x30..at + 0x38].try_into().unwrap())
+    }
+}
+
+#[test]
+fn dup_metadata_falls_back_to_the_second_copy() {
+    let want = {
+        let img = load_named("small-dup.img");
+        let fs = img.mount().unwrap();
+        let mut buf = vec![0u8; 1 << 17];
+        let ino = ino_of_fs(&fs, &["sub", "text.txt"]);
+        let n = fs.read(ino, 0, &mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    };
+    assert!(want == host_file("sub/text.txt"), "unpatched content");
+    // Break the first copy (lower physical offset) of every node.
+    let mut img = load_named("small-dup.img");
+    let nodes = img.all_nodes();
+    let mut seen = std::collections::HashSet::new();
+    for &at in &nodes {
+        if seen.insert(img.bytenr_at(at)) {
+            img.data[at + 200] ^= 0xff;
+        }
+    }
+    assert!(
+        seen.len() >= 3 && nodes.len() > seen.len(),
+        "nodes have second copies: {} nodes, {} addresses",
+        nodes.len(),
+        seen.len()
+    );
+    let fs = img.mount().unwrap();
+    let ino = ino_of_fs(&fs, &["sub", "text.txt"]);
+    let mut buf = vec![0u8; 1 << 17];
+    let n = fs.read(ino, 0, &mut buf).unwrap();
+    assert!(buf[..n] == want[..]);
+    // Break the second copies too: now it is an error.
+    for at in img.all_nodes() {
+        img.data[at + 200] ^= 0xff;
+    }
+    let e = img.mount().unwrap_err();
+    assert!(corrupt_text(&e).contains("checksum mismatch"), "{e}");
+}
+
+fn ino_of_fs(fs: &BtrfsFs, path: &[&str]) -> u64 {
+    let mut ino = fs.root();
+    for p in path {
+        ino = fs.lookup(ino, p.as_bytes()).unwrap().unwrap();
+    }
+    ino
 }
 
 /// Inode number (objectid) of `path` in the unpatched image.

@@ -26,12 +26,17 @@ const RAID10: u64 = 1 << 6;
 const RAID5: u64 = 1 << 7;
 const RAID6: u64 = 1 << 8;
 
-/// One chunk: `[logical, logical + length)` lives at `physical` on our device.
+/// Most copies of a chunk kept (DUP has 2; mirrors up to 4).
+pub const MAX_COPIES: usize = 4;
+
+/// One chunk: `[logical, logical + length)` lives at each of `physical[..copies]`
+/// on our device (two places for DUP).
 #[derive(Debug, Clone, Copy)]
 pub struct Chunk {
     pub logical: u64,
     pub length: u64,
-    pub physical: u64,
+    pub physical: [u64; MAX_COPIES],
+    pub copies: usize,
 }
 
 /// The chunk map of one device.
@@ -78,20 +83,25 @@ impl ChunkMap {
                 format!("chunk profile {ty:#x} at logical {logical:#x} (striped/parity; only SINGLE, DUP and mirrors on one device)"),
             ));
         }
+        let mut chunk = Chunk {
+            logical,
+            length,
+            physical: [0; MAX_COPIES],
+            copies: 0,
+        };
         for s in 0..usize::from(num_stripes) {
             let at = CHUNK_HEADER + s * STRIPE_SIZE;
             let sdev = le64(data, at).ok_or_else(|| bad("stripe truncated".into()))?;
             let off = le64(data, at + 8).ok_or_else(|| bad("stripe truncated".into()))?;
-            if sdev == devid {
-                return Ok((
-                    Chunk {
-                        logical,
-                        length,
-                        physical: off,
-                    },
-                    item_len,
-                ));
+            if sdev == devid && chunk.copies < MAX_COPIES {
+                if let Some(slot) = chunk.physical.get_mut(chunk.copies) {
+                    *slot = off;
+                }
+                chunk.copies += 1;
             }
+        }
+        if chunk.copies > 0 {
+            return Ok((chunk, item_len));
         }
         Err(unsupported(
             device,
@@ -111,7 +121,7 @@ impl ChunkMap {
             ));
         }
         if let Some(old) = self.chunks.get(&c.logical) {
-            if old.length == c.length && old.physical == c.physical {
+            if old.length == c.length && old.physical == c.physical && old.copies == c.copies {
                 return Ok(());
             }
         }
@@ -174,12 +184,23 @@ impl ChunkMap {
         Ok(map)
     }
 
+    /// Number of copies of the chunk holding `logical` (at least 1).
+    pub fn copies(&self, logical: u64) -> usize {
+        self.chunks
+            .range(..=logical)
+            .next_back()
+            .map_or(1, |(_, c)| c.copies.max(1))
+    }
+
     /// Maps `[logical, logical + len)`, which must lie inside one chunk, to
-    /// a physical offset inside a device of `dev_size` bytes.
+    /// a physical offset (of copy `copy`, for DUP) inside a device of
+    /// `dev_size` bytes.
+    #[allow(clippy::too_many_arguments)]
     pub fn map(
         &self,
         logical: u64,
         len: u64,
+        copy: usize,
         dev_size: u64,
         device: &str,
         what: &str,
@@ -201,8 +222,12 @@ impl ChunkMap {
                 c.logical, c.length
             )));
         }
-        let phys = c
+        let base = c
             .physical
+            .get(copy.min(c.copies.saturating_sub(1)))
+            .copied()
+            .unwrap_or_default();
+        let phys = base
             .checked_add(rel)
             .ok_or_else(|| bad("physical offset overflows".into()))?;
         match phys.checked_add(len) {

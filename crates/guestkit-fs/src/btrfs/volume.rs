@@ -46,7 +46,8 @@ impl Volume {
         }
     }
 
-    /// Reads `buf.len()` bytes at logical address `logical` (one chunk).
+    /// Reads `buf.len()` bytes at logical address `logical` (one chunk),
+    /// from the first copy.
     pub fn read_logical(
         &self,
         logical: u64,
@@ -54,9 +55,21 @@ impl Volume {
         what: &str,
         inode: Option<u64>,
     ) -> Result<()> {
+        self.read_copy(logical, buf, 0, what, inode)
+    }
+
+    fn read_copy(
+        &self,
+        logical: u64,
+        buf: &mut [u8],
+        copy: usize,
+        what: &str,
+        inode: Option<u64>,
+    ) -> Result<()> {
         let phys = self.chunks.map(
             logical,
             buf.len() as u64,
+            copy,
             self.dev.size(),
             &self.name,
             what,
@@ -66,16 +79,42 @@ impl Volume {
         Ok(())
     }
 
-    /// Reads the tree node at `logical`, which must be at `level`.
+    /// Reads the tree node at `logical`, which must be at `level`. With DUP
+    /// metadata a copy that fails its checks is replaced by the next one;
+    /// when all fail, the first copy's error is returned.
     pub fn read_node(&self, logical: u64, level: u8, what: &str) -> Result<Arc<[u8]>> {
         if let Ok(cache) = self.cache.lock() {
             if let Some(n) = cache.nodes.get(&logical) {
                 return self.check_level(n.clone(), logical, level, what);
             }
         }
+        let mut first_err = None;
+        for copy in 0..self.chunks.copies(logical) {
+            match self.read_node_copy(logical, copy, what) {
+                Ok(node) => {
+                    self.cache_node(logical, node.clone());
+                    return self.check_level(node, logical, level, what);
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_err.unwrap_or_else(|| {
+            corrupt(
+                &self.name,
+                what,
+                None,
+                Some(logical),
+                "no copy of the node".into(),
+            )
+        }))
+    }
+
+    fn read_node_copy(&self, logical: u64, copy: usize, what: &str) -> Result<Arc<[u8]>> {
         let nodesize = self.sb.nodesize as usize;
         let mut buf = vec![0u8; nodesize];
-        self.read_logical(logical, &mut buf, what, None)?;
+        self.read_copy(logical, &mut buf, copy, what, None)?;
         let bad = |reason: String| corrupt(&self.name, what, None, Some(logical), reason);
         if self.sb.csum_type == CSUM_CRC32C {
             let stored = le32(&buf, 0).unwrap_or_default();
@@ -93,18 +132,21 @@ impl Volume {
         if bytenr != logical {
             return Err(bad(format!("tree node says it is at {bytenr:#x}")));
         }
-        let node: Arc<[u8]> = buf.into();
+        Ok(buf.into())
+    }
+
+    fn cache_node(&self, logical: u64, node: Arc<[u8]>) {
+        let size = node.len() as u64;
         if let Ok(mut cache) = self.cache.lock() {
-            if cache.bytes + nodesize as u64 > self.limits.max_cache_bytes {
+            if cache.bytes + size > self.limits.max_cache_bytes {
                 cache.nodes.clear();
                 cache.bytes = 0;
             }
-            if nodesize as u64 <= self.limits.max_cache_bytes {
-                cache.bytes += nodesize as u64;
-                cache.nodes.insert(logical, node.clone());
+            if size <= self.limits.max_cache_bytes {
+                cache.bytes += size;
+                cache.nodes.insert(logical, node);
             }
         }
-        self.check_level(node, logical, level, what)
     }
 
     fn check_level(
