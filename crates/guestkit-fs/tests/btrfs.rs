@@ -182,3 +182,39 @@ fn small_images_match_host() {
         common::assert_same_listing(&common::walk_fs(&fs), &want, name);
     }
 }
+
+#[test]
+fn limits_are_enforced() {
+    let dir = fs_btrfs::full().unwrap();
+    let limits = FsLimits {
+        max_dir_entries: 100,
+        max_symlink_len: 16,
+        ..FsLimits::default()
+    };
+    let fs = btrfs::mount(open(&dir.join("btrfs.img")), limits).unwrap();
+    let big = fs.lookup(fs.root(), b"big").unwrap().unwrap();
+    let e = fs.read_dir(big).unwrap_err();
+    assert!(
+        matches!(e, FsError::LimitExceeded { limit: 100, .. }),
+        "{e:?}"
+    );
+    // Lookup goes through the name-hash index and needs no full listing.
+    assert!(fs.lookup(big, b"entry-04999").unwrap().is_some());
+    let links = fs.lookup(fs.root(), b"links").unwrap().unwrap();
+    let long = fs.lookup(links, b"long").unwrap().unwrap();
+    let e = fs.read_link(long).unwrap_err();
+    assert!(
+        matches!(e, FsError::LimitExceeded { limit: 16, .. }),
+        "{e:?}"
+    );
+    let short = fs.lookup(links, b"dot").unwrap().unwrap();
+    assert_eq!(fs.read_link(short).unwrap(), b".");
+    // A tiny metadata cache still reads everything right.
+    let limits = FsLimits {
+        max_cache_bytes: 0,
+        ..FsLimits::default()
+    };
+    let fs = btrfs::mount(open(&dir.join("btrfs.img")), limits).unwrap();
+    let names = fs.lookup(fs.root(), b"names").unwrap().unwrap();
+    assert_eq!(fs.read_dir(names).unwrap().len(), 6);
+}

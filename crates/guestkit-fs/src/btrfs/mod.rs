@@ -445,6 +445,14 @@ impl FileSystem for BtrfsFs {
                 )
             })?;
             for e in entries {
+                if out.len() >= limit {
+                    return Err(limit_exceeded(
+                        &self.vol.name,
+                        format!("entries of directory {ino}"),
+                        out.len() as u64 + 1,
+                        limit as u64,
+                    ));
+                }
                 let inode = self.entry_target(root.id, ino, e.location)?;
                 if inode == ino {
                     return Err(corrupt(
