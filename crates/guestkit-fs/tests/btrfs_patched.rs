@@ -4,6 +4,8 @@
 //! structures, each of which must give a typed error naming the device, the
 //! inode and what was wrong.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -502,4 +504,170 @@ fn truncated_image() {
             let _ = fs.read_dir(fs.root());
         }
     }
+}
+
+type LeafItem = ((u64, u8, u64), Vec<u8>);
+
+impl Img {
+    /// Rewrites every valid copy of the leaves owned by tree `owner`: `f`
+    /// edits the list of items, which is then sorted and packed back.
+    fn rewrite_leaves(&mut self, owner: u64, f: impl Fn(&mut Vec<LeafItem>)) -> usize {
+        let mut count = 0;
+        for at in self.nodes(0) {
+            let node = &mut self.data[at..at + self.nodesize];
+            if u64::from_le_bytes(node[0x58..0x60].try_into().unwrap()) != owner {
+                continue;
+            }
+            let nritems = u32::from_le_bytes(node[0x60..0x64].try_into().unwrap()) as usize;
+            let mut items: Vec<LeafItem> = (0..nritems)
+                .map(|i| {
+                    let p = HEADER + 25 * i;
+                    let key = (
+                        u64::from_le_bytes(node[p..p + 8].try_into().unwrap()),
+                        node[p + 8],
+                        u64::from_le_bytes(node[p + 9..p + 17].try_into().unwrap()),
+                    );
+                    let off = u32::from_le_bytes(node[p + 17..p + 21].try_into().unwrap()) as usize;
+                    let size =
+                        u32::from_le_bytes(node[p + 21..p + 25].try_into().unwrap()) as usize;
+                    (key, node[HEADER + off..HEADER + off + size].to_vec())
+                })
+                .collect();
+            f(&mut items);
+            items.sort_by_key(|(k, _)| *k);
+            node[HEADER..].fill(0);
+            let mut data_end = self.nodesize - HEADER;
+            for (i, ((obj, ty, off), data)) in items.iter().enumerate() {
+                data_end -= data.len();
+                let p = HEADER + 25 * i;
+                node[p..p + 8].copy_from_slice(&obj.to_le_bytes());
+                node[p + 8] = *ty;
+                node[p + 9..p + 17].copy_from_slice(&off.to_le_bytes());
+                node[p + 17..p + 21].copy_from_slice(&(data_end as u32).to_le_bytes());
+                node[p + 21..p + 25].copy_from_slice(&(data.len() as u32).to_le_bytes());
+                node[HEADER + data_end..HEADER + data_end + data.len()].copy_from_slice(data);
+            }
+            assert!(
+                HEADER + 25 * items.len() <= HEADER + data_end,
+                "leaf overflow"
+            );
+            node[0x60..0x64].copy_from_slice(&(items.len() as u32).to_le_bytes());
+            let c = crc32c(&node[0x20..]);
+            node[0..4].copy_from_slice(&c.to_le_bytes());
+            count += 1;
+        }
+        count
+    }
+}
+
+/// Turns directory `sub` of small-dup.img into subvolume 256 the way the
+/// kernel links one: a ROOT_ITEM (sharing the top level's tree, with `sub`
+/// as its root directory, as a snapshot shares nodes), a ROOT_BACKREF and
+/// ROOT_REF naming it `sub` in directory 256 of the top level, and the dir
+/// entries of `sub` pointing at the ROOT_ITEM. With `default`, the root
+/// tree's `default` entry names subvolume 256.
+fn make_subvolume(default: bool) -> (Img, u64) {
+    let mut img = load_named("small-dup.img");
+    let sub = ino_of(&img, &["sub"]);
+    let root_dir = ino_of(&img, &[]);
+    let n = img.rewrite_leaves(1, |items| {
+        let fs_root = items
+            .iter()
+            .find(|(k, _)| *k == (5, 132, 0))
+            .unwrap()
+            .1
+            .clone();
+        let mut child = fs_root;
+        child[168..176].copy_from_slice(&sub.to_le_bytes()); // root_dirid
+        child[247..263].copy_from_slice(&[0xab; 16]); // uuid
+        items.push(((256, 132, 0), child));
+        let mut rref = Vec::new();
+        rref.extend_from_slice(&root_dir.to_le_bytes());
+        rref.extend_from_slice(&1u64.to_le_bytes());
+        rref.extend_from_slice(&3u16.to_le_bytes());
+        rref.extend_from_slice(b"sub");
+        items.push(((256, 144, 5), rref.clone()));
+        items.push(((5, 156, 256), rref));
+        if default {
+            for (k, d) in items.iter_mut() {
+                if k.0 == 6 && k.1 == 84 {
+                    d[0..8].copy_from_slice(&256u64.to_le_bytes());
+                }
+            }
+        }
+    });
+    assert!(n >= 1, "root tree leaf found");
+    let patched = img.patch_items(|obj, ty, _, d| {
+        if obj == root_dir
+            && (ty == 84 || ty == 96)
+            && u64::from_le_bytes(d[0..8].try_into().unwrap()) == sub
+        {
+            d[0..8].copy_from_slice(&256u64.to_le_bytes());
+            d[8] = 132;
+            d[9..17].copy_from_slice(&u64::MAX.to_le_bytes());
+            true
+        } else {
+            false
+        }
+    });
+    assert!(patched >= 2, "DIR_ITEM and DIR_INDEX of sub");
+    (img, sub)
+}
+
+#[test]
+fn subvolume_boundaries_are_crossed() {
+    let (img, sub) = make_subvolume(false);
+    let fs = img.mount().unwrap();
+    assert_eq!(fs.subvolume_id(), 5);
+    let subs = fs.subvolumes().unwrap();
+    let got: Vec<(u64, Option<u64>, &str)> = subs
+        .iter()
+        .map(|s| (s.id, s.parent_id, s.path.as_str()))
+        .collect();
+    assert_eq!(got, vec![(5, None, ""), (256, Some(5), "sub")]);
+    assert_eq!(
+        subs[1].uuid.as_deref(),
+        Some("abababab-abab-abab-abab-abababababab")
+    );
+    // The entry crosses into subvolume 256: its root directory is `sub`.
+    let crossed = fs.lookup(fs.root(), b"sub").unwrap().unwrap();
+    assert_eq!(crossed, (256 << 40) | sub);
+    let listed = fs.read_dir(fs.root()).unwrap();
+    assert_eq!(
+        listed.iter().find(|e| e.name == b"sub").unwrap().inode,
+        crossed
+    );
+    let text = fs.lookup(crossed, b"text.txt").unwrap().unwrap();
+    assert_eq!(text >> 40, 256);
+    let mut buf = vec![0u8; 1 << 17];
+    let n = fs.read(text, 0, &mut buf).unwrap();
+    assert!(buf[..n] == host_file("sub/text.txt")[..]);
+    // The whole walk still equals the source tree.
+    let tree = fs_btrfs::small().unwrap().join("tree");
+    let want = common::walk_host(&tree);
+    common::assert_same_listing(&common::walk_fs(&fs), &want, "with subvolume");
+
+    // Mounting the subvolume by path or id shows `sub` as the root.
+    let want_sub = common::walk_host(&tree.join("sub"));
+    for sel in [
+        btrfs::SubvolSelector::Path("/sub".into()),
+        btrfs::SubvolSelector::Id(256),
+    ] {
+        let fs = btrfs::mount_subvolume(img.dev(), FsLimits::default(), sel).unwrap();
+        assert_eq!(fs.subvolume_id(), 256);
+        assert_eq!(fs.root(), sub);
+        common::assert_same_listing(&common::walk_fs(&fs), &want_sub, "subvolume 256");
+    }
+}
+
+#[test]
+fn default_subvolume_is_mounted() {
+    let (img, sub) = make_subvolume(true);
+    let fs = img.mount().unwrap();
+    assert_eq!(fs.subvolume_id(), 256);
+    assert_eq!(fs.root(), sub);
+    assert!(fs.lookup(fs.root(), b"data.bin").unwrap().is_some());
+    let top = btrfs::mount_subvolume(img.dev(), FsLimits::default(), btrfs::SubvolSelector::Id(5))
+        .unwrap();
+    assert!(top.lookup(top.root(), b"hello.txt").unwrap().is_some());
 }

@@ -177,7 +177,7 @@ impl Volume {
                 &self.name,
                 format!("{what} tree level"),
                 u64::from(level),
-                u64::from(max) - 1,
+                u64::from(max).saturating_sub(1),
             ));
         }
         Ok(())
