@@ -39,7 +39,27 @@ pub fn drivers() -> &'static [Driver] {
     DRIVERS
 }
 
-const DRIVERS: &[Driver] = &[];
+const DRIVERS: &[Driver] = &[Driver {
+    name: "btrfs",
+    probe: crate::btrfs::probe,
+    mount: mount_btrfs,
+}];
+
+fn mount_btrfs(
+    dev: DeviceRef,
+    limits: FsLimits,
+    options: &MountOptions,
+) -> Result<Arc<dyn FileSystem>> {
+    use crate::btrfs::SubvolSelector;
+    let selector = match (options.subvolid, &options.subvol) {
+        (Some(id), _) => SubvolSelector::Id(id),
+        (None, Some(path)) => SubvolSelector::Path(path.clone()),
+        (None, None) => SubvolSelector::Default,
+    };
+    Ok(Arc::new(crate::btrfs::mount_subvolume(
+        dev, limits, selector,
+    )?))
+}
 
 /// The first driver that recognises `dev`, with what its probe found.
 pub fn probe(dev: &dyn BlockDevice) -> Result<Option<(&'static Driver, FsInfo)>> {

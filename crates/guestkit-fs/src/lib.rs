@@ -4,6 +4,7 @@
 //! resolution, fstab mounts and confinement to the guest are built once above
 //! the drivers.
 
+pub mod btrfs;
 pub mod detect;
 pub mod error;
 pub mod fs;
