@@ -202,7 +202,8 @@ fn list(
     if recursive {
         writeln!(out, "{}:", String::from_utf8_lossy(path))?;
     }
-    let entries = tree.read_dir(path)?;
+    let mut entries = tree.read_dir(path)?;
+    entries.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     let mut subdirs = Vec::new();
     for (entry, node) in &entries {
         let full = child_path(path, &entry.name);

@@ -41,6 +41,9 @@ pub enum FsError {
     /// The path names something of the wrong type (e.g. a file used as a directory).
     #[error("{path}: {reason}")]
     WrongType { path: String, reason: String },
+    /// Writing an export (a tar stream) failed.
+    #[error("writing the output failed")]
+    Output(#[source] std::io::Error),
     /// Symlinks nested deeper than the limit (a loop, most likely).
     #[error("{path}: too many levels of symbolic links")]
     SymlinkLoop { path: String },

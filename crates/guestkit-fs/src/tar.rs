@@ -22,11 +22,7 @@ pub struct TarStats {
 }
 
 fn io(e: std::io::Error) -> FsError {
-    FsError::Unsupported {
-        device: "tar output".into(),
-        fs: "tar",
-        what: format!("write failed: {e}"),
-    }
+    FsError::Output(e)
 }
 
 /// Writes `value` as a NUL-terminated octal field of `width` bytes; false if
