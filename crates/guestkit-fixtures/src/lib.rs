@@ -12,6 +12,7 @@ pub mod cache;
 pub mod demo;
 pub mod disks;
 pub mod formats;
+pub mod fs_tree;
 pub mod fs_btrfs;
 pub mod lvm;
 pub mod md;
