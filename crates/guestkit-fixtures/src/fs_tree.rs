@@ -106,12 +106,18 @@ pub fn write_acceptance_tree(dir: &Path, o: TreeOptions) -> Result<()> {
     }
     let mut f = File::create(&bigf).map_err(io(&bigf))?;
     f.set_len(o.big_file).map_err(io(&bigf))?;
-    for (k, at) in [0, o.big_file / 3, o.big_file / 2 + 12_345, o.big_file.saturating_sub(70_000)]
-        .into_iter()
-        .enumerate()
+    for (k, at) in [
+        0,
+        o.big_file / 3,
+        o.big_file / 2 + 12_345,
+        o.big_file.saturating_sub(70_000),
+    ]
+    .into_iter()
+    .enumerate()
     {
         f.seek(SeekFrom::Start(at)).map_err(io(&bigf))?;
-        f.write_all(&pseudo_random(1000 + k as u64, 65_536)).map_err(io(&bigf))?;
+        f.write_all(&pseudo_random(1000 + k as u64, 65_536))
+            .map_err(io(&bigf))?;
     }
     drop(f);
     // Names.
@@ -121,7 +127,12 @@ pub fn write_acceptance_tree(dir: &Path, o: TreeOptions) -> Result<()> {
         write(&dir.join("names/with:colons:here"), b"colons\n")?;
     }
     // Modes.
-    for (name, mode) in [("setuid", 0o4755), ("setgid", 0o2750), ("private", 0o600), ("readonly", 0o444)] {
+    for (name, mode) in [
+        ("setuid", 0o4755),
+        ("setgid", 0o2750),
+        ("private", 0o600),
+        ("readonly", 0o444),
+    ] {
         let p = dir.join(format!("modes/{name}"));
         write(&p, name.as_bytes())?;
         fs::set_permissions(&p, fs::Permissions::from_mode(mode)).map_err(io(&p))?;
@@ -155,19 +166,38 @@ pub fn write_acceptance_tree(dir: &Path, o: TreeOptions) -> Result<()> {
         let d = dir.join("dev");
         fs::create_dir_all(&d).map_err(io(&d))?;
         run(Command::new("mkfifo").arg(d.join("fifo")))?;
-        run(Command::new("mknod").arg(d.join("null")).args(["c", "1", "3"]))?;
-        run(Command::new("mknod").arg(d.join("sda")).args(["b", "8", "0"]))?;
-        run(Command::new("mknod").arg(d.join("big-minor")).args(["c", "240", "300000"]))?;
+        run(Command::new("mknod")
+            .arg(d.join("null"))
+            .args(["c", "1", "3"]))?;
+        run(Command::new("mknod")
+            .arg(d.join("sda"))
+            .args(["b", "8", "0"]))?;
+        run(Command::new("mknod")
+            .arg(d.join("big-minor"))
+            .args(["c", "240", "300000"]))?;
     }
     if o.owners {
-        run(Command::new("chown").args(["-R", "1000:1000"]).arg(dir.join("names")))?;
-        run(Command::new("chown").args(["4242:77"]).arg(dir.join("modes/private")))?;
+        run(Command::new("chown")
+            .args(["-R", "1000:1000"])
+            .arg(dir.join("names")))?;
+        run(Command::new("chown")
+            .args(["4242:77"])
+            .arg(dir.join("modes/private")))?;
     }
     // Fixed mtimes (seconds precision), deepest first so parents keep theirs.
-    run(Command::new("find")
-        .arg(dir)
-        .args(["-depth", "-exec", "touch", "-h", "-d", "2024-05-06 07:08:09", "{}", "+"]))?;
-    run(Command::new("touch").args(["-d", "1999-12-31 23:59:58"]).arg(dir.join("big/sparse.bin")))?;
+    run(Command::new("find").arg(dir).args([
+        "-depth",
+        "-exec",
+        "touch",
+        "-h",
+        "-d",
+        "2024-05-06 07:08:09",
+        "{}",
+        "+",
+    ]))?;
+    run(Command::new("touch")
+        .args(["-d", "1999-12-31 23:59:58"])
+        .arg(dir.join("big/sparse.bin")))?;
     Ok(())
 }
 
@@ -187,9 +217,17 @@ mod tests {
         };
         write_acceptance_tree(&dir, o).unwrap();
         assert_eq!(fs::read_dir(dir.join("bigdir")).unwrap().count(), 100);
-        assert!(dir.join("deep/l0/l1/l2/l3/l4/l5/l6/l7/l8/l9/bottom.txt").is_file());
-        assert_eq!(fs::metadata(dir.join("big/sparse.bin")).unwrap().len(), 1 << 20);
-        assert!(fs::symlink_metadata(dir.join("links/loop-a")).unwrap().file_type().is_symlink());
+        assert!(dir
+            .join("deep/l0/l1/l2/l3/l4/l5/l6/l7/l8/l9/bottom.txt")
+            .is_file());
+        assert_eq!(
+            fs::metadata(dir.join("big/sparse.bin")).unwrap().len(),
+            1 << 20
+        );
+        assert!(fs::symlink_metadata(dir.join("links/loop-a"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -182,6 +182,20 @@ pub fn open_guest(disks: &[DeviceRef], disk_limits: &Limits, limits: &FsLimits) 
             Err(e) => warnings.push(format!("{}: mount: {e}", f.volume)),
         }
     }
+    // A data disk has no OS root; when it holds exactly one filesystem, that
+    // filesystem is the tree.
+    if root.is_none() && filesystems.len() == 1 {
+        match mount_fs(&filesystems[0], limits, &MountOptions::default()) {
+            Ok(fs) => {
+                warnings.push(format!(
+                    "no operating-system root found; {} ({}) is mounted at /",
+                    filesystems[0].volume, filesystems[0].info.fs_type
+                ));
+                root = Some((0, fs));
+            }
+            Err(e) => warnings.push(format!("{}: mount: {e}", filesystems[0].volume)),
+        }
+    }
     let Some((root_index, root_fs)) = root else {
         return Guest {
             volumes,

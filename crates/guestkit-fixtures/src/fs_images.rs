@@ -1,0 +1,168 @@
+//! Filesystem acceptance images: the acceptance tree ([`crate::fs_tree`])
+//! made into each filesystem type with its own mkfs tool, then placed on an
+//! MBR partition, a GPT partition and an LVM logical volume, each as raw and
+//! as qcow2.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::disks::{sparse_file, splice};
+use crate::fs_tree::{write_acceptance_tree, TreeOptions};
+use crate::lvm::{write_vg, LvSpec, PvSpec, SegmentSpec, VgSpec};
+use crate::tools::{arg, run, run_with_stdin};
+use crate::{cached, FixtureError, Result};
+
+const MIB: u64 = 1 << 20;
+/// Size of each filesystem.
+const FS_SIZE: u64 = 512 * MIB;
+/// Where the filesystem starts on the MBR and GPT disks (and the LVM data area).
+const START: u64 = MIB;
+
+/// A filesystem type the factory can make from a directory tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsKind {
+    Ext4,
+    Btrfs,
+}
+
+impl FsKind {
+    /// Lower-case name, as blkid reports the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            FsKind::Ext4 => "ext4",
+            FsKind::Btrfs => "btrfs",
+        }
+    }
+
+    /// What this filesystem's mkfs can carry of the acceptance tree.
+    pub fn tree_options(self) -> TreeOptions {
+        TreeOptions::FULL
+    }
+
+    /// Builds the filesystem image `img` (already sized) from `tree`.
+    fn mkfs(self, tree: &Path, img: &Path) -> Result<()> {
+        match self {
+            FsKind::Ext4 => run(
+                "mkfs.ext4",
+                &["-q", "-F", "-L", "accept", "-d", arg(tree)?, arg(img)?],
+            ),
+            FsKind::Btrfs => run(
+                "mkfs.btrfs",
+                &["-q", "-L", "accept", "--rootdir", arg(tree)?, arg(img)?],
+            ),
+        }
+        .map(|_| ())
+    }
+}
+
+/// Where the filesystem sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Partition 1 of an MBR disk.
+    Mbr,
+    /// Partition 1 of a GPT disk.
+    Gpt,
+    /// LV `vg_accept/data` on a whole-disk PV.
+    Lvm,
+}
+
+impl Layout {
+    /// Every layout.
+    pub const ALL: [Layout; 3] = [Layout::Mbr, Layout::Gpt, Layout::Lvm];
+
+    fn name(self) -> &'static str {
+        match self {
+            Layout::Mbr => "mbr",
+            Layout::Gpt => "gpt",
+            Layout::Lvm => "lvm",
+        }
+    }
+}
+
+/// The acceptance images of one filesystem type.
+#[derive(Debug, Clone)]
+pub struct AcceptanceSet {
+    /// The source tree the filesystem was made from.
+    pub tree: PathBuf,
+    /// What the tree holds.
+    pub options: TreeOptions,
+    /// (layout, raw image, qcow2 image).
+    pub images: Vec<(Layout, PathBuf, PathBuf)>,
+}
+
+/// Builds (or finds cached) the acceptance images of `kind`.
+pub fn acceptance_set(kind: FsKind) -> Result<AcceptanceSet> {
+    let recipe = format!(
+        "{}\n{}",
+        include_str!("fs_images.rs"),
+        include_str!("fs_tree.rs")
+    );
+    let dir = cached(&format!("accept-{}", kind.name()), &recipe, |dir| {
+        let tree = dir.join("tree");
+        fs::create_dir_all(&tree).map_err(|e| FixtureError::io(&tree, e))?;
+        write_acceptance_tree(&tree, kind.tree_options())?;
+        let img = dir.join("fs.img");
+        sparse_file(&img, FS_SIZE)?;
+        kind.mkfs(&tree, &img)?;
+        for layout in Layout::ALL {
+            let disk = dir.join(format!("{}.raw", layout.name()));
+            build_disk(layout, &img, &disk)?;
+            let qcow2 = disk.with_extension("qcow2");
+            run(
+                "qemu-img",
+                &["convert", "-O", "qcow2", arg(&disk)?, arg(&qcow2)?],
+            )?;
+        }
+        fs::remove_file(&img).map_err(|e| FixtureError::io(&img, e))
+    })?;
+    Ok(AcceptanceSet {
+        tree: dir.join("tree"),
+        options: kind.tree_options(),
+        images: Layout::ALL
+            .iter()
+            .map(|&l| {
+                let raw = dir.join(format!("{}.raw", l.name()));
+                let qcow2 = raw.with_extension("qcow2");
+                (l, raw, qcow2)
+            })
+            .collect(),
+    })
+}
+
+fn build_disk(layout: Layout, fs_img: &Path, disk: &Path) -> Result<()> {
+    let size = FS_SIZE + 2 * MIB;
+    sparse_file(disk, size)?;
+    let sectors = FS_SIZE / 512;
+    match layout {
+        Layout::Mbr => {
+            let script = format!("label: dos\nstart=2048, size={sectors}, type=83\n");
+            run_with_stdin("sfdisk", &["--quiet", arg(disk)?], Some(script.as_bytes()))?;
+        }
+        Layout::Gpt => {
+            let script = format!(
+                "label: gpt\nstart=2048, size={sectors}, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=\"accept\"\n"
+            );
+            run_with_stdin("sfdisk", &["--quiet", arg(disk)?], Some(script.as_bytes()))?;
+        }
+        Layout::Lvm => {
+            let pv = PvSpec::new("pv0", disk, 0, size, "/dev/vda");
+            let extents = FS_SIZE / MIB;
+            let vg = VgSpec::new(
+                "vg_accept",
+                vec![pv],
+                vec![LvSpec::new(
+                    "data",
+                    vec![SegmentSpec::linear(0, 0, extents)],
+                )],
+            );
+            if vg.pvs.first().map(|p| p.pe_start) != Some(START) {
+                return Err(FixtureError::Recipe {
+                    recipe: "fs_images".into(),
+                    message: "the LVM writer's data area no longer starts at 1 MiB".into(),
+                });
+            }
+            write_vg(&vg)?;
+        }
+    }
+    splice(fs_img, disk, START)
+}
