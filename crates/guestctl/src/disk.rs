@@ -141,11 +141,12 @@ fn write_image(out: &mut impl Write, id: &str, info: &ImageInfo) -> Result<()> {
         for s in &info.snapshots {
             writeln!(
                 out,
-                "    {:<4} {:<20} vm state {}  date {}",
+                "    {:<4} {:<20} {}  vm state {}  vm clock {:.3} s",
                 s.id,
                 s.name,
+                human::utc(i64::try_from(s.date_sec).unwrap_or(i64::MAX)),
                 human::size(s.vm_state_size),
-                s.date_sec
+                s.vm_clock_nsec as f64 / 1e9
             )?;
         }
     }
