@@ -46,9 +46,19 @@ impl FsKind {
                 "mkfs.ext4",
                 &["-q", "-F", "-L", "accept", "-d", arg(tree)?, arg(img)?],
             ),
+            // --shrink: without it mkfs.btrfs --rootdir grows the image
+            // file to whatever size it likes, beyond the partition.
             FsKind::Btrfs => run(
                 "mkfs.btrfs",
-                &["-q", "-L", "accept", "--rootdir", arg(tree)?, arg(img)?],
+                &[
+                    "-q",
+                    "-L",
+                    "accept",
+                    "--shrink",
+                    "--rootdir",
+                    arg(tree)?,
+                    arg(img)?,
+                ],
             ),
         }
         .map(|_| ())
@@ -104,6 +114,7 @@ pub fn acceptance_set(kind: FsKind) -> Result<AcceptanceSet> {
         let img = dir.join("fs.img");
         sparse_file(&img, FS_SIZE)?;
         kind.mkfs(&tree, &img)?;
+        check_fits(&img)?;
         for layout in Layout::ALL {
             let disk = dir.join(format!("{}.raw", layout.name()));
             build_disk(layout, &img, &disk)?;
@@ -127,6 +138,23 @@ pub fn acceptance_set(kind: FsKind) -> Result<AcceptanceSet> {
             })
             .collect(),
     })
+}
+
+/// Fails when mkfs grew the image beyond the partition it goes into.
+fn check_fits(img: &Path) -> Result<()> {
+    let len = fs::metadata(img)
+        .map_err(|e| FixtureError::io(img, e))?
+        .len();
+    if len > FS_SIZE {
+        return Err(FixtureError::Recipe {
+            recipe: "fs_images".into(),
+            message: format!(
+                "{} grew to {len} bytes (partition: {FS_SIZE})",
+                img.display()
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn build_disk(layout: Layout, fs_img: &Path, disk: &Path) -> Result<()> {
@@ -165,4 +193,51 @@ fn build_disk(layout: Layout, fs_img: &Path, disk: &Path) -> Result<()> {
         }
     }
     splice(fs_img, disk, START)
+}
+
+/// Size of the benchmark's data file.
+pub const BENCH_FILE_SIZE: usize = 100_000_000;
+
+/// The filesystem benchmark image of `kind`, as qcow2 on a GPT partition:
+/// the acceptance tree without the sparse file, plus `/big/data.bin` (100 MB
+/// of data). Returns the qcow2 path.
+pub fn bench_image(kind: FsKind) -> Result<PathBuf> {
+    let recipe = format!(
+        "{}\n{}",
+        include_str!("fs_images.rs"),
+        include_str!("fs_tree.rs")
+    );
+    let dir = cached(&format!("fsbench-{}", kind.name()), &recipe, |dir| {
+        let tree = dir.join("tree");
+        fs::create_dir_all(&tree).map_err(|e| FixtureError::io(&tree, e))?;
+        let options = TreeOptions {
+            big_file: 0,
+            ..kind.tree_options()
+        };
+        write_acceptance_tree(&tree, options)?;
+        let data = tree.join("big/data.bin");
+        fs::write(&data, crate::tree::pseudo_random(77, BENCH_FILE_SIZE))
+            .map_err(|e| FixtureError::io(&data, e))?;
+        let img = dir.join("fs.img");
+        sparse_file(&img, FS_SIZE)?;
+        kind.mkfs(&tree, &img)?;
+        check_fits(&img)?;
+        let disk = dir.join("gpt.raw");
+        build_disk(Layout::Gpt, &img, &disk)?;
+        run(
+            "qemu-img",
+            &[
+                "convert",
+                "-O",
+                "qcow2",
+                arg(&disk)?,
+                arg(&dir.join("gpt.qcow2"))?,
+            ],
+        )?;
+        for f in [&img, &disk] {
+            fs::remove_file(f).map_err(|e| FixtureError::io(f, e))?;
+        }
+        fs::remove_dir_all(&tree).map_err(|e| FixtureError::io(&tree, e))
+    })?;
+    Ok(dir.join("gpt.qcow2"))
 }

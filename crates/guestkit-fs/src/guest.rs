@@ -86,15 +86,26 @@ fn find_filesystems(tree: &VolumeTree, warnings: &mut Vec<String>) -> Vec<FoundF
             continue;
         }
         match detect::probe(v.device.as_ref()) {
-            Ok(Some((driver, info))) => out.push(FoundFs {
-                volume: v.id.clone(),
-                info,
-                partlabel: v.partition.as_ref().and_then(|p| p.name.clone()),
-                partuuid: partition_uuid(v, tree),
-                mountpoint: None,
-                device: v.device.clone(),
-                driver,
-            }),
+            Ok(Some((driver, info))) => {
+                if info.size > v.device.size() {
+                    warnings.push(format!(
+                        "{}: the {} filesystem claims {} bytes but the volume has {}",
+                        v.id,
+                        info.fs_type,
+                        info.size,
+                        v.device.size()
+                    ));
+                }
+                out.push(FoundFs {
+                    volume: v.id.clone(),
+                    info,
+                    partlabel: v.partition.as_ref().and_then(|p| p.name.clone()),
+                    partuuid: partition_uuid(v, tree),
+                    mountpoint: None,
+                    device: v.device.clone(),
+                    driver,
+                })
+            }
             Ok(None) => {}
             Err(e) => warnings.push(format!("{}: {e}", v.id)),
         }

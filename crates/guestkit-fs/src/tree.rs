@@ -3,7 +3,8 @@
 //! symlinks are re-rooted at the guest root, symlink nesting is bounded, and
 //! no host path is ever derived from guest data.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use crate::error::{FsError, Result};
 use crate::fs::{DirEntry, FileSystem, FileType, InodeId, Metadata};
@@ -34,11 +35,20 @@ pub struct Resolved {
     pub path: Vec<u8>,
 }
 
+/// Entries kept in the lookup cache before it is emptied.
+const LOOKUP_CACHE_ENTRIES: usize = 1 << 16;
+
+/// Cache of (directory, name) → (entry, type).
+type LookupCache = RwLock<HashMap<(Node, Vec<u8>), (Node, FileType)>>;
+
 /// The guest's filesystems assembled into one tree.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct GuestTree {
     mounts: Vec<Mount>,
     limits: FsLimits,
+    /// Name lookups already done: paths shared by many resolutions (deep
+    /// prefixes, `/etc`) cost a hash lookup per component after the first.
+    lookups: LookupCache,
 }
 
 fn display(path: &[u8]) -> String {
@@ -72,6 +82,7 @@ impl GuestTree {
                 fs: root,
             }],
             limits,
+            lookups: RwLock::new(HashMap::new()),
         }
     }
 
@@ -93,6 +104,9 @@ impl GuestTree {
             });
         }
         let point = components(&target.path).map(<[u8]>::to_vec).collect();
+        if let Ok(mut cache) = self.lookups.write() {
+            cache.clear();
+        }
         self.mounts.push(Mount {
             point,
             source: source.into(),
@@ -141,17 +155,17 @@ impl GuestTree {
     }
 
     fn resolve_with(&self, path: &[u8], follow_last: bool) -> Result<Resolved> {
-        let root = self
-            .mount_at(&[])
-            .ok_or_else(|| FsError::NotFound { path: "/".into() })?;
-        // The walk so far: components and the node of each prefix.
+        let root = self.mount_at(&[]).ok_or_else(|| FsError::NotFound {
+            path: "/".into(),
+        })?;
+        // The walk so far: components, and the node and type of each prefix.
         let mut names: Vec<Vec<u8>> = Vec::new();
-        let mut nodes: Vec<Node> = vec![root];
+        let mut nodes: Vec<(Node, FileType)> = vec![(root, FileType::Directory)];
         // Components still to walk, last first.
         let mut todo: Vec<Vec<u8>> = components(path).rev().map(<[u8]>::to_vec).collect();
         let mut links = 0u32;
         while let Some(name) = todo.pop() {
-            let current = *nodes.last().unwrap_or(&root);
+            let (current, current_type) = *nodes.last().unwrap_or(&(root, FileType::Directory));
             match name.as_slice() {
                 b"." => continue,
                 b".." => {
@@ -162,33 +176,20 @@ impl GuestTree {
                 }
                 _ => {}
             }
-            let here = || display(&join(&names));
-            let md = self.metadata_of(current)?;
-            if md.file_type != FileType::Directory {
+            if current_type != FileType::Directory {
                 return Err(FsError::WrongType {
-                    path: here(),
+                    path: display(&join(&names)),
                     reason: "not a directory".into(),
                 });
             }
-            let fs = self.fs(current)?;
-            let Some(inode) = fs.lookup(current.inode, &name)? else {
-                let mut missing = names.clone();
-                missing.push(name);
+            names.push(name);
+            let Some((node, file_type)) = self.child(current, &names)? else {
                 return Err(FsError::NotFound {
-                    path: display(&join(&missing)),
+                    path: display(&join(&names)),
                 });
             };
-            names.push(name);
-            let mut node = Node {
-                mount: current.mount,
-                inode,
-            };
-            if let Some(mounted) = self.mount_at(&names) {
-                node = mounted;
-            }
             let is_last = todo.is_empty();
-            let md = self.metadata_of(node)?;
-            if md.file_type == FileType::Symlink && (!is_last || follow_last) {
+            if file_type == FileType::Symlink && (!is_last || follow_last) {
                 links += 1;
                 if links > self.limits.max_symlink_depth {
                     return Err(FsError::SymlinkLoop {
@@ -204,12 +205,40 @@ impl GuestTree {
                 todo.extend(components(&target).rev().map(<[u8]>::to_vec));
                 continue;
             }
-            nodes.push(node);
+            nodes.push((node, file_type));
         }
         Ok(Resolved {
-            node: *nodes.last().unwrap_or(&root),
+            node: nodes.last().map(|n| n.0).unwrap_or(root),
             path: join(&names),
         })
+    }
+
+    /// The entry named by the last of `names` in directory `dir` (whose path
+    /// is the rest of `names`), with mounts applied: from the lookup cache,
+    /// else from the filesystem.
+    fn child(&self, dir: Node, names: &[Vec<u8>]) -> Result<Option<(Node, FileType)>> {
+        let Some(name) = names.last() else {
+            return Ok(None);
+        };
+        let key = (dir, name.clone());
+        if let Some(hit) = self.lookups.read().ok().and_then(|c| c.get(&key).copied()) {
+            return Ok(Some(hit));
+        }
+        let Some(inode) = self.fs(dir)?.lookup(dir.inode, name)? else {
+            return Ok(None);
+        };
+        let node = self.mount_at(names).unwrap_or(Node {
+            mount: dir.mount,
+            inode,
+        });
+        let file_type = self.metadata_of(node)?.file_type;
+        if let Ok(mut cache) = self.lookups.write() {
+            if cache.len() >= LOOKUP_CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(key, (node, file_type));
+        }
+        Ok(Some((node, file_type)))
     }
 
     fn read_link_node(&self, node: Node, names: &[Vec<u8>]) -> Result<Vec<u8>> {
