@@ -163,55 +163,55 @@ impl Search<'_> {
         let node = self.vol.read_node(logical, level, &self.what)?;
         let (nritems, _) = header(&node);
         check_nritems(self.vol, nritems, level, logical, &self.what, is_root)?;
+        // Keys were checked to be in order when the node was read, so the
+        // start is found by binary search.
         let in_bounds = |k: Key| lo.is_none_or(|l| k >= l) && hi.is_none_or(|h| k < h);
+        let vol = self.vol;
+        let what = self.what.clone();
+        let out_of_order = move |key: Key| {
+            corrupt(
+                &vol.name,
+                &what,
+                None,
+                Some(logical),
+                format!("key {key:?} outside the range its parent gives"),
+            )
+        };
         if level == 0 {
-            for i in 0..nritems {
+            let key_at = |i: usize| Key::parse(&node, HEADER_SIZE + i * ITEM_SIZE);
+            let start = partition_point(nritems, |i| key_at(i).is_some_and(|k| k < self.min));
+            for i in start..nritems {
                 let (key, range) = leaf_item(self.vol, &node, i, logical, &self.what)?;
                 if !in_bounds(key) || (i == 0 && lo.is_some_and(|l| key != l)) {
-                    return Err(corrupt(
-                        &self.vol.name,
-                        &self.what,
-                        None,
-                        Some(logical),
-                        format!("leaf key {key:?} out of order"),
-                    ));
+                    return Err(out_of_order(key));
                 }
                 if key > self.max {
                     break;
                 }
-                if key >= self.min {
-                    if self.out.len() >= self.limit {
-                        return Err(limit_exceeded(
-                            &self.vol.name,
-                            format!("items in one {} search", self.what),
-                            self.out.len() as u64 + 1,
-                            self.limit as u64,
-                        ));
-                    }
-                    self.out.push(super::tree::Item {
-                        key,
-                        data: node.get(range).unwrap_or_default().to_vec(),
-                    });
+                if self.out.len() >= self.limit {
+                    return Err(limit_exceeded(
+                        &self.vol.name,
+                        format!("items in one {} search", self.what),
+                        self.out.len() as u64 + 1,
+                        self.limit as u64,
+                    ));
                 }
+                self.out.push(super::tree::Item {
+                    key,
+                    data: node.get(range).unwrap_or_default().to_vec(),
+                });
             }
             return Ok(());
         }
-        let mut prev: Option<Key> = None;
-        for i in 0..nritems {
+        let key_at = |i: usize| Key::parse(&node, HEADER_SIZE + i * KEY_PTR_SIZE);
+        // Child i holds keys in [key(i), key(i + 1)): start at the last child
+        // whose first key is <= min.
+        let start = partition_point(nritems, |i| key_at(i).is_some_and(|k| k <= self.min)).saturating_sub(1);
+        for i in start..nritems {
             let (key, ptr) = key_ptr(self.vol, &node, i, logical, &self.what)?;
-            if !in_bounds(key)
-                || prev.is_some_and(|p| key <= p)
-                || (i == 0 && lo.is_some_and(|l| key != l))
-            {
-                return Err(corrupt(
-                    &self.vol.name,
-                    &self.what,
-                    None,
-                    Some(logical),
-                    format!("node key {key:?} out of order"),
-                ));
+            if !in_bounds(key) || (i == 0 && lo.is_some_and(|l| key != l)) {
+                return Err(out_of_order(key));
             }
-            prev = Some(key);
             if key > self.max {
                 break;
             }
@@ -227,6 +227,57 @@ impl Search<'_> {
         }
         Ok(())
     }
+}
+
+/// The first index in `0..len` for which `before` is false (`before` must be
+/// true then false along the range).
+fn partition_point(len: usize, before: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if before(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Checks a node's layout once, when it is read: its item count fits, its
+/// keys are strictly increasing, and every leaf item's data lies inside it.
+pub(super) fn validate_node(vol: &Volume, node: &[u8], logical: u64, what: &str) -> Result<()> {
+    let (nritems, level) = header(node);
+    let per = if level == 0 { ITEM_SIZE } else { KEY_PTR_SIZE };
+    let max = node.len().saturating_sub(HEADER_SIZE) / per;
+    if nritems > max {
+        return Err(corrupt(
+            &vol.name,
+            what,
+            None,
+            Some(logical),
+            format!("node holds {nritems} items (at most {max} fit)"),
+        ));
+    }
+    let mut prev: Option<Key> = None;
+    for i in 0..nritems {
+        let key = if level == 0 {
+            leaf_item(vol, node, i, logical, what)?.0
+        } else {
+            key_ptr(vol, node, i, logical, what)?.0
+        };
+        if prev.is_some_and(|p| key <= p) {
+            return Err(corrupt(
+                &vol.name,
+                what,
+                None,
+                Some(logical),
+                format!("{} key {key:?} out of order", if level == 0 { "leaf" } else { "node" }),
+            ));
+        }
+        prev = Some(key);
+    }
+    Ok(())
 }
 
 /// All items with `min <= key <= max` in the tree at `root`, in key order;

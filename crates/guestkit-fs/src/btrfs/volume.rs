@@ -132,6 +132,7 @@ impl Volume {
         if bytenr != logical {
             return Err(bad(format!("tree node says it is at {bytenr:#x}")));
         }
+        super::tree::validate_node(self, &buf, logical, what)?;
         Ok(buf.into())
     }
 
