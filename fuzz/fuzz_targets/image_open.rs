@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use guestkit_disk::{open_device, BlockDevice, MemDevice, OpenOptions};
+use guestkit_disk::{open_device, MemDevice, OpenOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use guestkit_disk::volume::md;
-use guestkit_disk::{BlockDevice, DeviceRef, MemDevice};
+use guestkit_disk::{DeviceRef, MemDevice};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
