@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use guestkit_disk::{BlockDevice, MemDevice};
+use guestkit_disk::MemDevice;
 use guestkit_fs::btrfs;
 use guestkit_fs::{FileSystem, FileType, FsLimits, InodeId};
 use libfuzzer_sys::fuzz_target;
