@@ -100,3 +100,15 @@ fn btrfs_tar_out_equals_the_source_tree() {
         },
     );
 }
+
+#[test]
+fn ext4_tar_out_equals_the_source_tree() {
+    // mkfs.ext4 adds lost+found; everything else is carried.
+    check(
+        FsKind::Ext4,
+        NotCarried {
+            added: &[b"lost+found"],
+            ..NotCarried::default()
+        },
+    );
+}

@@ -39,11 +39,18 @@ pub fn drivers() -> &'static [Driver] {
     DRIVERS
 }
 
-const DRIVERS: &[Driver] = &[Driver {
-    name: "btrfs",
-    probe: crate::btrfs::probe,
-    mount: mount_btrfs,
-}];
+const DRIVERS: &[Driver] = &[
+    Driver {
+        name: "ext4",
+        probe: crate::ext4::probe,
+        mount: |dev, limits, _| crate::ext4::mount_dyn(dev, limits),
+    },
+    Driver {
+        name: "btrfs",
+        probe: crate::btrfs::probe,
+        mount: mount_btrfs,
+    },
+];
 
 fn mount_btrfs(
     dev: DeviceRef,

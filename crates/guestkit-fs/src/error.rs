@@ -10,7 +10,7 @@ pub enum FsError {
     #[error(transparent)]
     Disk(#[from] DiskError),
     /// An on-disk structure is inconsistent.
-    #[error("{device}: {fs}: corrupt {what} (inode {inode:?}, offset {offset:?}): {reason}")]
+    #[error("{device}: {fs}: corrupt {what}{}: {reason}", location(*inode, *offset))]
     Corrupt {
         device: String,
         fs: &'static str,
@@ -51,3 +51,13 @@ pub enum FsError {
 
 /// Result alias of the filesystem layer.
 pub type Result<T, E = FsError> = std::result::Result<T, E>;
+
+/// ` (inode N, offset M)`, naming whichever is known.
+fn location(inode: Option<u64>, offset: Option<u64>) -> String {
+    match (inode, offset) {
+        (Some(i), Some(o)) => format!(" (inode {i}, offset {o})"),
+        (Some(i), None) => format!(" (inode {i})"),
+        (None, Some(o)) => format!(" (offset {o})"),
+        (None, None) => String::new(),
+    }
+}

@@ -7,6 +7,7 @@
 pub mod btrfs;
 pub mod detect;
 pub mod error;
+pub mod ext4;
 pub mod fs;
 pub mod fstab;
 pub mod guest;

@@ -155,9 +155,9 @@ impl GuestTree {
     }
 
     fn resolve_with(&self, path: &[u8], follow_last: bool) -> Result<Resolved> {
-        let root = self.mount_at(&[]).ok_or_else(|| FsError::NotFound {
-            path: "/".into(),
-        })?;
+        let root = self
+            .mount_at(&[])
+            .ok_or_else(|| FsError::NotFound { path: "/".into() })?;
         // The walk so far: components, and the node and type of each prefix.
         let mut names: Vec<Vec<u8>> = Vec::new();
         let mut nodes: Vec<(Node, FileType)> = vec![(root, FileType::Directory)];

@@ -206,7 +206,8 @@ impl Search<'_> {
         let key_at = |i: usize| Key::parse(&node, HEADER_SIZE + i * KEY_PTR_SIZE);
         // Child i holds keys in [key(i), key(i + 1)): start at the last child
         // whose first key is <= min.
-        let start = partition_point(nritems, |i| key_at(i).is_some_and(|k| k <= self.min)).saturating_sub(1);
+        let start = partition_point(nritems, |i| key_at(i).is_some_and(|k| k <= self.min))
+            .saturating_sub(1);
         for i in start..nritems {
             let (key, ptr) = key_ptr(self.vol, &node, i, logical, &self.what)?;
             if !in_bounds(key) || (i == 0 && lo.is_some_and(|l| key != l)) {
@@ -272,7 +273,10 @@ pub(super) fn validate_node(vol: &Volume, node: &[u8], logical: u64, what: &str)
                 what,
                 None,
                 Some(logical),
-                format!("{} key {key:?} out of order", if level == 0 { "leaf" } else { "node" }),
+                format!(
+                    "{} key {key:?} out of order",
+                    if level == 0 { "leaf" } else { "node" }
+                ),
             ));
         }
         prev = Some(key);
