@@ -13,11 +13,15 @@ use std::sync::Arc;
 
 use guestkit_disk::MemDevice;
 use guestkit_fs::btrfs;
-use guestkit_fs::{FileSystem, FileType, FsLimits, InodeId};
+use guestkit_fs::{FileSystem, FsLimits};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "shared/sparse_input.rs"]
 mod sparse_input;
+
+#[path = "shared/fs_walk.rs"]
+mod fs_walk;
+use fs_walk::walk;
 
 fn crc32c(data: &[u8]) -> u32 {
     static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
@@ -53,34 +57,6 @@ fn restamp(img: &mut [u8]) {
             img[at..at + 4].copy_from_slice(&c.to_le_bytes());
         }
         at += 4096;
-    }
-}
-
-fn walk(fs: &dyn FileSystem, ino: InodeId, depth: u32, budget: &mut u32) {
-    if depth > 40 || *budget == 0 {
-        return;
-    }
-    *budget -= 1;
-    let Ok(md) = fs.metadata(ino) else { return };
-    match md.file_type {
-        FileType::Directory => {
-            let Ok(entries) = fs.read_dir(ino) else { return };
-            for e in entries.iter().take(64) {
-                let _ = fs.lookup(ino, &e.name);
-                walk(fs, e.inode, depth + 1, budget);
-            }
-            let _ = fs.lookup(ino, b"no-such-name");
-        }
-        FileType::Symlink => {
-            let _ = fs.read_link(ino);
-        }
-        FileType::Regular => {
-            let mut buf = vec![0u8; 70_000];
-            let _ = fs.read(ino, 0, &mut buf);
-            let _ = fs.read(ino, md.size / 2, &mut buf[..5000]);
-            let _ = fs.read(ino, md.size.saturating_sub(1), &mut buf[..10]);
-        }
-        _ => {}
     }
 }
 
