@@ -48,15 +48,13 @@ fn cat_streams_the_same_bytes_as_qemu_img() {
 #[test]
 fn cat_past_the_end_is_a_clear_error() {
     let demo = guestkit_fixtures::demo::committed_demo();
-    let out = guestctl(&[
-        "disk",
-        "cat",
-        s(&demo),
-        "--offset",
-        "41943040",
-        "--length",
-        "1",
-    ]);
+    let info = guestctl(&["disk", "info", "--json", s(&demo)]);
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let size = info["disks"][0]["virtual_size"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    let out = guestctl(&["disk", "cat", s(&demo), "--offset", &size, "--length", "1"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("past the end of the disk"), "{err}");

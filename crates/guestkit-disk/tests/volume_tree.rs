@@ -36,7 +36,10 @@ fn demo_image_has_partitions_swap_and_an_lvm_root() {
         .iter()
         .map(|lv| (lv.name.as_str(), lv.size))
         .collect();
-    assert_eq!(sizes, [("root", 14 << 20), ("home", 4 << 20)]);
+    assert_eq!(
+        sizes,
+        [("root", 12 << 20), ("var", 4 << 20), ("home", 16 << 20)]
+    );
     // The root LV holds the ext4 filesystem the recipe wrote: its magic.
     let root = tree.find("demo/root").expect("root LV volume");
     let mut magic = [0u8; 2];

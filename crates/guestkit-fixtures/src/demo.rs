@@ -1,7 +1,8 @@
 //! The demo VM disk the repository ships (`demo/demo.qcow2`): a small GPT
-//! disk laid out like a real server — EFI system partition, `/boot`, swap and
-//! an LVM physical volume holding the root and home logical volumes — as a
-//! compressed qcow2 of a few hundred KiB.
+//! disk laid out like a real server — EFI system partition, `/boot` (ext4),
+//! swap, and an LVM physical volume holding `/` and `/var` (ext4) and `/home`
+//! (Btrfs), tied together by the guest's `/etc/fstab` — as a compressed qcow2
+//! of well under a MiB.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,16 @@ use crate::tree::write_sample_tree;
 use crate::{cached, FixtureError, Result};
 
 const MIB: u64 = 1 << 20;
+
+/// The guest's `/etc/fstab`: device names in the forms real systems use.
+const FSTAB: &str = "# /etc/fstab of the guestkit demo VM
+/dev/mapper/demo-root                       /      ext4   errors=remount-ro  0 1
+UUID=de30b007-0000-4000-8000-000000000001  /boot  ext4   defaults           0 2
+/dev/demo/var                               /var   ext4   defaults           0 2
+LABEL=home                                  /home  btrfs  defaults           0 0
+UUID=de305a90-0000-4000-8000-000000000002  none   swap   sw                 0 0
+proc                                        /proc  proc   defaults           0 0
+";
 
 /// Where the demo disk is committed in the repository.
 pub fn committed_demo() -> PathBuf {
@@ -46,12 +57,12 @@ fn ext4_image(path: &Path, tree: &Path, size: u64, label: &str, uuid: &str) -> R
 
 fn build(dir: &Path) -> Result<()> {
     let raw = dir.join("demo.raw");
-    sparse_file(&raw, 40 * MIB)?;
+    sparse_file(&raw, 53 * MIB)?;
     let script = "label: gpt\nlabel-id: 0D3E5A1C-6B7F-4C2D-9E1F-2A3B4C5D6E7F\nunit: sectors\nfirst-lba: 2048\n\
         start=2048, size=8192, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=\"EFI System Partition\", uuid=D3E0A1B2-0001-4000-8000-00000000000A\n\
         start=10240, size=16384, type=BC13C2FF-59E6-4262-A352-B275FD6F7172, name=\"boot\", uuid=D3E0A1B2-0002-4000-8000-00000000000B\n\
         start=26624, size=4096, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F, name=\"swap\", uuid=D3E0A1B2-0003-4000-8000-00000000000C\n\
-        start=30720, size=49152, type=E6D6D379-F507-44C2-A23C-238F2A3DF928, name=\"lvm\", uuid=D3E0A1B2-0004-4000-8000-00000000000D\n";
+        start=30720, size=73728, type=E6D6D379-F507-44C2-A23C-238F2A3DF928, name=\"lvm\", uuid=D3E0A1B2-0004-4000-8000-00000000000D\n";
     run_with_stdin("sfdisk", &["--quiet", arg(&raw)?], Some(script.as_bytes()))?;
 
     let efi = dir.join("efi.img");
@@ -91,29 +102,63 @@ fn build(dir: &Path) -> Result<()> {
     )?;
     splice(&swap, &raw, 26624 * 512)?;
 
-    let pv = PvSpec::new("pv0", &raw, 30720 * 512, 24 * MIB, "/dev/vda4");
+    let pv = PvSpec::new("pv0", &raw, 30720 * 512, 36 * MIB, "/dev/vda4");
     let vg = VgSpec::new(
         "demo",
         vec![pv],
         vec![
-            LvSpec::new("root", vec![SegmentSpec::linear(0, 0, 14)]),
-            LvSpec::new("home", vec![SegmentSpec::linear(0, 14, 4)]),
+            LvSpec::new("root", vec![SegmentSpec::linear(0, 0, 12)]),
+            LvSpec::new("var", vec![SegmentSpec::linear(0, 12, 4)]),
+            LvSpec::new("home", vec![SegmentSpec::linear(0, 16, 16)]),
         ],
     );
     write_vg(&vg)?;
     let root_tree = dir.join("root-tree");
     fs::create_dir_all(&root_tree).map_err(|e| FixtureError::io(&root_tree, e))?;
     write_sample_tree(&root_tree)?;
+    for dir in ["boot", "var", "home", "proc"] {
+        let d = root_tree.join(dir);
+        fs::create_dir_all(&d).map_err(|e| FixtureError::io(&d, e))?;
+    }
+    let fstab = root_tree.join("etc/fstab");
+    fs::write(&fstab, FSTAB).map_err(|e| FixtureError::io(&fstab, e))?;
+    let var_tree = dir.join("var-tree");
+    fs::create_dir_all(var_tree.join("log")).map_err(|e| FixtureError::io(&var_tree, e))?;
+    fs::write(
+        var_tree.join("log/boot.log"),
+        b"demo booted once, long ago\n",
+    )
+    .map_err(|e| FixtureError::io(&var_tree, e))?;
     let home_tree = dir.join("home-tree");
     fs::create_dir_all(home_tree.join("user")).map_err(|e| FixtureError::io(&home_tree, e))?;
     fs::write(home_tree.join("user/.profile"), b"# demo user\n")
         .map_err(|e| FixtureError::io(&home_tree, e))?;
     for (lv, tree, uuid) in [
         ("root", &root_tree, "de3000f5-0000-4000-8000-000000000003"),
+        ("var", &var_tree, "de30fa00-0000-4000-8000-000000000005"),
         ("home", &home_tree, "de30403e-0000-4000-8000-000000000004"),
     ] {
         let img = dir.join(format!("{lv}.img"));
-        ext4_image(&img, tree, vg.lv_size(lv), lv, uuid)?;
+        if lv == "home" {
+            // Mixed block groups let Btrfs fit in 16 MiB.
+            sparse_file(&img, vg.lv_size(lv))?;
+            run(
+                "mkfs.btrfs",
+                &[
+                    "-q",
+                    "-M",
+                    "-L",
+                    "home",
+                    "-U",
+                    uuid,
+                    "--rootdir",
+                    arg(tree)?,
+                    arg(&img)?,
+                ],
+            )?;
+        } else {
+            ext4_image(&img, tree, vg.lv_size(lv), lv, uuid)?;
+        }
         let data = fs::read(&img).map_err(|e| FixtureError::io(&img, e))?;
         vg.write_lv_data(lv, &data)?;
         fs::remove_file(&img).map_err(|e| FixtureError::io(&img, e))?;

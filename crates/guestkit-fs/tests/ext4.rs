@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use guestkit_disk::{BlockDevice, DeviceRef, MemDevice};
+use guestkit_disk::{DeviceRef, MemDevice};
 use guestkit_fixtures::fs_tree::{write_acceptance_tree, TreeOptions};
 use guestkit_fs::{ext4, FileSystem, FsError, FsLimits};
 
@@ -102,7 +102,10 @@ fn every_mke2fs_layout_reads_back_the_tree() {
                 .output()
                 .unwrap();
             let stat = String::from_utf8_lossy(&stat.stdout);
-            assert!(stat.contains(&format!("Size: {ours}\n")), "{ours} vs {stat}");
+            assert!(
+                stat.contains(&format!("Size: {ours}\n")),
+                "{ours} vs {stat}"
+            );
         }
         common::assert_same_listing(&got, &want, name);
     }

@@ -1,0 +1,127 @@
+//! `guestctl filesystems / ls / cat / stat` on the demo VM: four filesystems
+//! (ext4 on a partition and on LVs, Btrfs on an LV) assembled through the
+//! guest's own /etc/fstab.
+
+use std::process::{Command, Output};
+
+fn guestctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_guestctl"))
+        .args(args)
+        .output()
+        .expect("running guestctl")
+}
+
+fn demo() -> String {
+    guestkit_fixtures::demo::committed_demo()
+        .display()
+        .to_string()
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn filesystems_are_mounted_where_fstab_says() {
+    let out = guestctl(&["filesystems", "--json", &demo()]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let mut mounted: Vec<(String, String, String)> = v["filesystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["volume"].as_str().unwrap().to_string(),
+                f["info"]["fs_type"].as_str().unwrap().to_string(),
+                f["mountpoint"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    mounted.sort();
+    let want = [
+        ("demo/home", "btrfs", "/home"),
+        ("demo/root", "ext4", "/"),
+        ("demo/var", "ext4", "/var"),
+        ("disk0p2", "ext4", "/boot"),
+    ];
+    let want: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(mounted, want);
+    let statuses: Vec<&str> = v["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "mounted").count(),
+        4,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&"skipped: swap") && statuses.contains(&"skipped: pseudo"),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        v["warnings"].as_array().unwrap().len(),
+        0,
+        "{}",
+        v["warnings"]
+    );
+}
+
+#[test]
+fn paths_cross_mount_points() {
+    assert_eq!(
+        stdout(&guestctl(&["cat", &demo(), "/var/log/boot.log"])),
+        "demo booted once, long ago\n"
+    );
+    assert!(stdout(&guestctl(&["cat", &demo(), "/boot/grub/grub.cfg"]))
+        .contains("root=/dev/mapper/demo-root"));
+    assert_eq!(
+        stdout(&guestctl(&["ls", &demo(), "/home/user"])),
+        ".profile\n"
+    );
+    // A symlink resolved inside the guest.
+    assert_eq!(
+        stdout(&guestctl(&["cat", &demo(), "/etc/motd"])),
+        "guestkit fixture tree\n"
+    );
+    let long = stdout(&guestctl(&["ls", "-l", &demo(), "/etc"]));
+    assert!(
+        long.contains("motd -> ../usr/share/doc/guestkit/README"),
+        "{long}"
+    );
+}
+
+#[test]
+fn stat_reports_the_mount_and_the_inode() {
+    let out = stdout(&guestctl(&["stat", &demo(), "/home/user/.profile"]));
+    assert!(out.contains("Device: demo/home"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&guestctl(&[
+        "stat",
+        "--json",
+        &demo(),
+        "/etc/motd",
+    ])))
+    .unwrap();
+    assert_eq!(v["file_type"], "symlink");
+}
+
+#[test]
+fn missing_paths_and_bad_arguments_are_clear_errors() {
+    let out = guestctl(&["cat", &demo(), "/etc/nope"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/etc/nope: no such file or directory"));
+    let out = guestctl(&["cat", &demo(), "etc/hostname"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be absolute"));
+    let out = guestctl(&["cat", &demo(), "/etc"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
+}
