@@ -77,15 +77,18 @@ fn warn(guest: &Guest) {
 pub fn filesystems(images: &[PathBuf], json: bool, args: &ImageArgs) -> Result<()> {
     let guest = guest(images, args)?;
     let mut out = std::io::stdout().lock();
+    let volumes = guest.probed_volumes();
     if json {
         #[derive(serde::Serialize)]
         struct Report<'a> {
+            volumes: &'a [guestkit_fs::guest::ProbedVolume],
             filesystems: &'a [guestkit_fs::guest::FoundFs],
             root_candidates: &'a [String],
             mounts: &'a [guestkit_fs::guest::MountReport],
             warnings: &'a [String],
         }
         let report = Report {
+            volumes: &volumes,
             filesystems: &guest.filesystems,
             root_candidates: &guest.root_candidates,
             mounts: &guest.mounts,
@@ -97,19 +100,19 @@ pub fn filesystems(images: &[PathBuf], json: bool, args: &ImageArgs) -> Result<(
     }
     writeln!(
         out,
-        "{:<14} {:<8} {:<38} {:<16} {:>10}  MOUNTPOINT",
+        "{:<14} {:<18} {:<38} {:<16} {:>10}  MOUNTPOINT",
         "DEVICE", "TYPE", "UUID", "LABEL", "SIZE"
     )?;
-    for f in &guest.filesystems {
+    for v in &volumes {
         writeln!(
             out,
-            "{:<14} {:<8} {:<38} {:<16} {:>10}  {}",
-            f.volume,
-            f.info.fs_type,
-            f.info.uuid.as_deref().unwrap_or("-"),
-            f.info.label.as_deref().unwrap_or("-"),
-            human::size(f.info.size),
-            f.mountpoint.as_deref().unwrap_or("-")
+            "{:<14} {:<18} {:<38} {:<16} {:>10}  {}",
+            v.volume,
+            v.kind,
+            v.uuid.as_deref().or(v.magic.as_deref()).unwrap_or("-"),
+            v.label.as_deref().unwrap_or("-"),
+            human::size(v.size),
+            v.mountpoint.as_deref().unwrap_or("-")
         )?;
     }
     warn(&guest);

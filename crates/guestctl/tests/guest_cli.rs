@@ -125,3 +125,39 @@ fn missing_paths_and_bad_arguments_are_clear_errors() {
     let out = guestctl(&["cat", &demo(), "/etc"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
 }
+
+#[test]
+fn every_volume_is_probed_like_blkid() {
+    let out = guestctl(&["filesystems", "--json", &demo()]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let kinds: Vec<(String, String)> = v["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["volume"].as_str().unwrap().to_string(),
+                p["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (volume, kind) in [
+        ("disk0p2", "ext4"),
+        ("disk0p3", "swap"),
+        ("disk0p4", "LVM2_member"),
+        ("demo/root", "ext4"),
+        ("demo/var", "ext4"),
+        ("demo/home", "btrfs"),
+    ] {
+        assert!(
+            kinds.contains(&(volume.to_string(), kind.to_string())),
+            "{volume} {kind}: {kinds:?}"
+        );
+    }
+    // Whatever is not recognised says so, with its first bytes.
+    for p in v["volumes"].as_array().unwrap() {
+        if p["kind"] == "unknown" {
+            assert_eq!(p["magic"].as_str().unwrap().len(), 32, "{p}");
+        }
+    }
+}

@@ -38,6 +38,28 @@ pub struct FoundFs {
     driver: &'static detect::Driver,
 }
 
+/// What a volume holds, as `blkid` would say: a filesystem, or swap, LUKS,
+/// an LVM PV, an md member, or nothing recognised (with its first bytes).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbedVolume {
+    /// Volume id (`disk0p2`, `vg0/root`, `md/name`).
+    pub volume: String,
+    /// blkid's type name: `ext4`, `btrfs`, `swap`, `crypto_LUKS`,
+    /// `LVM2_member`, `linux_raid_member`, or `unknown`.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub size: u64,
+    /// Guest mountpoint, for mounted filesystems.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mountpoint: Option<String>,
+    /// First 16 bytes in hex, for unknown content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub magic: Option<String>,
+}
+
 /// What became of one fstab entry.
 #[derive(Debug, Clone, Serialize)]
 pub struct MountReport {
@@ -297,5 +319,74 @@ pub fn open_guest(disks: &[DeviceRef], disk_limits: &Limits, limits: &FsLimits) 
         tree: Some(tree),
         mounts,
         warnings,
+    }
+}
+
+impl Guest {
+    /// Every leaf volume with what it holds, like `blkid` on each device.
+    pub fn probed_volumes(&self) -> Vec<ProbedVolume> {
+        let mut out = Vec::new();
+        for v in self.volumes.volumes() {
+            let base = ProbedVolume {
+                volume: v.id.clone(),
+                kind: String::new(),
+                uuid: None,
+                label: None,
+                size: v.device.size(),
+                mountpoint: None,
+                magic: None,
+            };
+            let probed = match &v.content {
+                Content::PartitionTable { .. } | Content::Extended => continue,
+                Content::LvmPv { pv_uuid, vg_name } => ProbedVolume {
+                    kind: "LVM2_member".into(),
+                    uuid: Some(pv_uuid.clone()),
+                    label: vg_name.clone(),
+                    ..base
+                },
+                Content::MdMember(m) => ProbedVolume {
+                    kind: "linux_raid_member".into(),
+                    uuid: Some(m.array_uuid.clone()),
+                    label: m.name.clone(),
+                    ..base
+                },
+                Content::Luks(l) => ProbedVolume {
+                    kind: "crypto_LUKS".into(),
+                    uuid: Some(l.uuid.clone()),
+                    label: l.label.clone(),
+                    ..base
+                },
+                Content::Swap(sw) => ProbedVolume {
+                    kind: "swap".into(),
+                    uuid: sw.uuid.clone(),
+                    label: sw.label.clone(),
+                    ..base
+                },
+                Content::Data => match self.filesystems.iter().find(|f| f.volume == v.id) {
+                    Some(f) => ProbedVolume {
+                        kind: f.info.fs_type.clone(),
+                        uuid: f.info.uuid.clone(),
+                        label: f.info.label.clone(),
+                        mountpoint: f.mountpoint.clone(),
+                        ..base
+                    },
+                    None => {
+                        let mut head = [0u8; 16];
+                        let len = v.device.size().min(16) as usize;
+                        let magic = match v.device.read_at(&mut head[..len], 0) {
+                            Ok(()) => head[..len].iter().map(|b| format!("{b:02x}")).collect(),
+                            Err(e) => format!("unreadable: {e}"),
+                        };
+                        ProbedVolume {
+                            kind: "unknown".into(),
+                            magic: Some(magic),
+                            ..base
+                        }
+                    }
+                },
+            };
+            out.push(probed);
+        }
+        out
     }
 }
