@@ -240,7 +240,8 @@ pub fn ls(args: &GuestPathArgs, long: bool, recursive: bool) -> Result<()> {
     let guest = guest(&images, &args.image)?;
     let tree = tree(&guest)?;
     let mut out = std::io::stdout().lock();
-    list(&mut out, tree, &path, long, recursive, 0)?;
+    let mut ancestors = vec![tree.resolve(&path)?.node];
+    list(&mut out, tree, &path, long, recursive, &mut ancestors)?;
     Ok(())
 }
 

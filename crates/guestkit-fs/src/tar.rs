@@ -168,6 +168,8 @@ struct Exporter<'a, W: Write> {
     links: HashMap<Node, Vec<u8>>,
     stats: TarStats,
     max_depth: u32,
+    /// Directories on the path being exported: meeting one again is a cycle.
+    ancestors: Vec<Node>,
 }
 
 impl<W: Write> Exporter<'_, W> {
@@ -234,6 +236,24 @@ impl<W: Write> Exporter<'_, W> {
                 self.stats.file_bytes += md.size;
             }
             FileType::Directory => {
+                if self.ancestors.contains(&node) {
+                    return Err(FsError::Corrupt {
+                        device: self
+                            .tree
+                            .mounts()
+                            .get(node.mount)
+                            .map(|m| m.source.clone())
+                            .unwrap_or_default(),
+                        fs: "tree",
+                        what: "directory".into(),
+                        inode: Some(node.inode),
+                        offset: None,
+                        reason: format!(
+                            "{} is its own ancestor (a directory cycle)",
+                            String::from_utf8_lossy(&name)
+                        ),
+                    });
+                }
                 let mut dir_name = name.clone();
                 dir_name.push(b'/');
                 let e = Entry {
@@ -246,6 +266,7 @@ impl<W: Write> Exporter<'_, W> {
                 write_header(&mut self.out, &e)?;
                 let mut guest_path = b"/".to_vec();
                 guest_path.extend_from_slice(&path);
+                self.ancestors.push(node);
                 for (child, child_node) in self.tree.read_dir_node(node, &guest_path)? {
                     let mut child_path = path.clone();
                     if !child_path.is_empty() {
@@ -254,6 +275,7 @@ impl<W: Write> Exporter<'_, W> {
                     child_path.extend_from_slice(&child.name);
                     self.entry(child_node, child_path, depth + 1)?;
                 }
+                self.ancestors.pop();
             }
             FileType::Symlink => {
                 let target = self.tree.fs(node)?.read_link(node.inode)?;
@@ -304,6 +326,7 @@ pub fn export(tree: &GuestTree, path: &[u8], out: impl Write, max_depth: u32) ->
         links: HashMap::new(),
         stats: TarStats::default(),
         max_depth,
+        ancestors: vec![start.node],
     };
     let md = tree.metadata_of(start.node)?;
     if md.file_type == FileType::Directory {

@@ -299,3 +299,25 @@ fn unknown_incompatible_features_are_unsupported() {
     assert!(matches!(err, FsError::Unsupported { .. }), "{err}");
     assert!(err.to_string().contains("0x40000000"), "{err}");
 }
+
+#[test]
+fn a_directory_cycle_stops_tar_out_with_an_error() {
+    // d/sub's entry is pointed back at d itself: a cycle a walker must catch.
+    let (fs, _) = damaged(|b, fs| {
+        let d = ino(fs, &[b"d"]);
+        let file = ino(fs, &[b"d", b"file"]);
+        // d's block holds ".", "..", "file": make "file" point at d (as a dir).
+        let mut pat = (file as u32).to_le_bytes().to_vec();
+        pat.extend_from_slice(&[0, 0, 4, 1, b'f', b'i', b'l', b'e']);
+        let pos = b
+            .windows(pat.len())
+            .position(|w| w[..4] == pat[..4] && w[6..] == pat[6..])
+            .unwrap();
+        b[pos..pos + 4].copy_from_slice(&(d as u32).to_le_bytes());
+        b[pos + 7] = 2; // file type: directory
+    })
+    .unwrap();
+    let tree = guestkit_fs::GuestTree::new(Arc::new(fs), "damaged.img", FsLimits::default());
+    let err = guestkit_fs::tar::export(&tree, b"/", std::io::sink(), 4096).unwrap_err();
+    assert!(err.to_string().contains("directory cycle"), "{err}");
+}
