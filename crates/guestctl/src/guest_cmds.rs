@@ -184,7 +184,7 @@ fn list(
     path: &[u8],
     long: bool,
     recursive: bool,
-    depth: u32,
+    ancestors: &mut Vec<guestkit_fs::Node>,
 ) -> Result<()> {
     let md = tree.symlink_metadata(path)?;
     let followed = if md.file_type == FileType::Symlink {
@@ -221,15 +221,24 @@ fn list(
             subdirs.push(full);
         }
     }
-    if depth > 4096 {
+    if ancestors.len() > 4096 {
         bail!(
             "{}: directory nesting deeper than 4096",
             String::from_utf8_lossy(path)
         );
     }
     for dir in subdirs {
+        let node = tree.resolve(&dir)?.node;
+        if ancestors.contains(&node) {
+            bail!(
+                "{}: a directory cycle (it is its own ancestor)",
+                String::from_utf8_lossy(&dir)
+            );
+        }
         writeln!(out)?;
-        list(out, tree, &dir, long, recursive, depth + 1)?;
+        ancestors.push(node);
+        list(out, tree, &dir, long, recursive, ancestors)?;
+        ancestors.pop();
     }
     Ok(())
 }
