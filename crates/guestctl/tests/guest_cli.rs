@@ -47,6 +47,7 @@ fn filesystems_are_mounted_where_fstab_says() {
         ("demo/home", "btrfs", "/home"),
         ("demo/root", "ext4", "/"),
         ("demo/var", "ext4", "/var"),
+        ("disk0p1", "vfat", "/boot/efi"),
         ("disk0p2", "ext4", "/boot"),
     ];
     let want: Vec<(String, String, String)> = want
@@ -62,7 +63,7 @@ fn filesystems_are_mounted_where_fstab_says() {
         .collect();
     assert_eq!(
         statuses.iter().filter(|s| **s == "mounted").count(),
-        4,
+        5,
         "{statuses:?}"
     );
     assert!(
@@ -142,6 +143,7 @@ fn every_volume_is_probed_like_blkid() {
         })
         .collect();
     for (volume, kind) in [
+        ("disk0p1", "vfat"),
         ("disk0p2", "ext4"),
         ("disk0p3", "swap"),
         ("disk0p4", "LVM2_member"),

@@ -19,6 +19,7 @@ const MIB: u64 = 1 << 20;
 const FSTAB: &str = "# /etc/fstab of the guestkit demo VM
 /dev/mapper/demo-root                       /      ext4   errors=remount-ro  0 1
 UUID=de30b007-0000-4000-8000-000000000001  /boot  ext4   defaults           0 2
+UUID=DE30-EF10                              /boot/efi vfat umask=0077        0 1
 /dev/demo/var                               /var   ext4   defaults           0 2
 LABEL=home                                  /home  btrfs  defaults           0 0
 UUID=de305a90-0000-4000-8000-000000000002  none   swap   sw                 0 0
@@ -68,10 +69,20 @@ fn build(dir: &Path) -> Result<()> {
     let efi = dir.join("efi.img");
     sparse_file(&efi, 4 * MIB)?;
     run("mkfs.vfat", &["-i", "DE30EF10", "-n", "EFI", arg(&efi)?])?;
+    let efi_tree = dir.join("efi-tree");
+    let grub_efi = efi_tree.join("EFI/debian");
+    fs::create_dir_all(&grub_efi).map_err(|e| FixtureError::io(&grub_efi, e))?;
+    fs::write(grub_efi.join("grub.cfg"), b"search.fs_uuid de30b007-0000-4000-8000-000000000001 root\nconfigfile ($root)/grub/grub.cfg\n")
+        .map_err(|e| FixtureError::io(&grub_efi, e))?;
+    run(
+        "mcopy",
+        &["-s", "-i", arg(&efi)?, arg(&efi_tree.join("EFI"))?, "::/"],
+    )?;
     splice(&efi, &raw, 2048 * 512)?;
 
     let boot_tree = dir.join("boot-tree");
     fs::create_dir_all(boot_tree.join("grub")).map_err(|e| FixtureError::io(&boot_tree, e))?;
+    fs::create_dir_all(boot_tree.join("efi")).map_err(|e| FixtureError::io(&boot_tree, e))?;
     fs::write(
         boot_tree.join("grub/grub.cfg"),
         b"set default=0\nmenuentry 'Debian GNU/Linux' {\n  linux /vmlinuz-6.1.0-demo root=/dev/mapper/demo-root ro\n}\n",

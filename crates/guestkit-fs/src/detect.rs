@@ -50,6 +50,11 @@ const DRIVERS: &[Driver] = &[
         probe: crate::btrfs::probe,
         mount: mount_btrfs,
     },
+    Driver {
+        name: "vfat",
+        probe: crate::fat::probe,
+        mount: |dev, limits, _| crate::fat::mount_dyn(dev, limits),
+    },
 ];
 
 fn mount_btrfs(

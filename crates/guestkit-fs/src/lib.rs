@@ -8,6 +8,7 @@ pub mod btrfs;
 pub mod detect;
 pub mod error;
 pub mod ext4;
+pub mod fat;
 pub mod fs;
 pub mod fstab;
 pub mod guest;
