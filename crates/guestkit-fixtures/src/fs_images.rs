@@ -23,6 +23,7 @@ const START: u64 = MIB;
 pub enum FsKind {
     Ext4,
     Btrfs,
+    Vfat,
 }
 
 impl FsKind {
@@ -31,12 +32,29 @@ impl FsKind {
         match self {
             FsKind::Ext4 => "ext4",
             FsKind::Btrfs => "btrfs",
+            FsKind::Vfat => "vfat",
         }
     }
 
     /// What this filesystem's mkfs can carry of the acceptance tree.
     pub fn tree_options(self) -> TreeOptions {
-        TreeOptions::FULL
+        match self {
+            // FAT has no symlinks, hard links, device nodes, owners or ':'
+            // in names, and mcopy (the only rootless way to fill it) slows
+            // down quadratically with directory size: a smaller tree.
+            FsKind::Vfat => TreeOptions {
+                files: 400,
+                big_dir_entries: 600,
+                depth: 30,
+                big_file: 20_000_000,
+                colons: false,
+                hard_links: false,
+                special_files: false,
+                symlinks: false,
+                owners: false,
+            },
+            _ => TreeOptions::FULL,
+        }
     }
 
     /// Builds the filesystem image `img` (already sized) from `tree`.
@@ -48,6 +66,19 @@ impl FsKind {
             ),
             // --shrink: without it mkfs.btrfs --rootdir grows the image
             // file to whatever size it likes, beyond the partition.
+            FsKind::Vfat => {
+                run("mkfs.vfat", &["-F", "32", "-n", "ACCEPT", arg(img)?])?;
+                let mut args = vec!["-s", "-m", "-i", arg(img)?];
+                let entries: Vec<PathBuf> = fs::read_dir(tree)
+                    .map_err(|e| FixtureError::io(tree, e))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .collect();
+                for e in &entries {
+                    args.push(arg(e)?);
+                }
+                args.push("::/");
+                crate::tools::run_env("mcopy", &args, &[("TZ", "UTC")])
+            }
             FsKind::Btrfs => run(
                 "mkfs.btrfs",
                 &[

@@ -13,7 +13,22 @@ pub fn run(program: &str, args: &[&str]) -> Result<String> {
 
 /// Like [`run`], writing `stdin` to the program's standard input.
 pub fn run_with_stdin(program: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<String> {
+    execute(program, args, stdin, &[])
+}
+
+/// Like [`run`], with extra environment variables (e.g. `TZ=UTC`).
+pub fn run_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<String> {
+    execute(program, args, None, env)
+}
+
+fn execute(
+    program: &str,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    env: &[(&str, &str)],
+) -> Result<String> {
     let mut cmd = Command::new(program);
+    cmd.envs(env.iter().copied());
     cmd.args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()

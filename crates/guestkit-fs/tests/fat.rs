@@ -77,6 +77,10 @@ fn make(dir: &Path, tree: &Path, bits: &str, size_mb: u64) -> Arc<MemDevice> {
         cmd.arg(e.unwrap().path());
     }
     run(cmd.arg("::/"));
+    run(Command::new("mattrib")
+        .arg("-i")
+        .arg(&img)
+        .args(["+r", "::/one"]));
     Arc::new(MemDevice::new(
         std::fs::read(&img).unwrap(),
         format!("fat{bits}.img"),
@@ -110,6 +114,9 @@ fn fat12_16_32_read_back_the_tree() {
     source_tree(&tree);
     let mut want = fat_view(common::walk_host(&tree));
     want.remove(&Vec::new());
+    if let Some(one) = want.get_mut(b"one".as_slice()) {
+        one.mode = 0o444;
+    }
     for (bits, size) in [("12", 16), ("16", 32), ("32", 64)] {
         let dev = make(dir.path(), &tree, bits, size);
         let info = fat::probe(dev.as_ref()).unwrap().expect("FAT");
@@ -124,6 +131,9 @@ fn fat12_16_32_read_back_the_tree() {
             }
         }
         common::assert_same_listing(&got, &want, &format!("FAT{bits}"));
+        // The read-only attribute (set with mattrib) shows as mode 0o444.
+        let ro = fs.lookup(fs.root(), b"one").unwrap().unwrap();
+        assert_eq!(fs.metadata(ro).unwrap().mode, 0o444, "FAT{bits}");
         // Lookups ignore case, as FAT does.
         let upper = fs
             .lookup(fs.root(), b"a rather long file name with spaces.TEXT")
