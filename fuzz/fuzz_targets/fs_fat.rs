@@ -1,4 +1,4 @@
-//! Any bytes as an FAT12/16/32 volume: probe, mount, then walk the tree
+//! Any bytes as a FAT12/16/32 volume: probe, mount, then walk the tree
 //! (directories, lookups, links, file reads), bounded. Inputs starting with
 //! `SPRS` are sparse images (see `shared/sparse_input.rs`); seeds are small
 //! `mkfs.vfat` volumes filled by `mcopy`.
