@@ -28,6 +28,8 @@ pub struct TreeOptions {
     pub big_file: u64,
     /// Names containing ':'.
     pub colons: bool,
+    /// Names containing spaces.
+    pub spaces: bool,
     /// Hard links.
     pub hard_links: bool,
     /// Device nodes and the fifo.
@@ -46,6 +48,7 @@ impl TreeOptions {
         depth: 100,
         big_file: 200_000_000,
         colons: true,
+        spaces: true,
         hard_links: true,
         special_files: true,
         symlinks: true,
@@ -121,8 +124,10 @@ pub fn write_acceptance_tree(dir: &Path, o: TreeOptions) -> Result<()> {
     }
     drop(f);
     // Names.
-    write(&dir.join("names/ünïcødé ファイル.txt"), b"unicode\n")?;
-    write(&dir.join("names/with spaces in it"), b"spaces\n")?;
+    write(&dir.join("names/ünïcødé_ファイル.txt"), b"unicode\n")?;
+    if o.spaces {
+        write(&dir.join("names/with spaces in it"), b"spaces\n")?;
+    }
     if o.colons {
         write(&dir.join("names/with:colons:here"), b"colons\n")?;
     }
@@ -144,7 +149,7 @@ pub fn write_acceptance_tree(dir: &Path, o: TreeOptions) -> Result<()> {
         let l = dir.join("links");
         fs::create_dir_all(&l).map_err(io(&l))?;
         for (name, target) in [
-            ("relative", "../names/with spaces in it"),
+            ("relative", "../names/ünïcødé_ファイル.txt"),
             ("absolute", "/files/d000/f00000.txt"),
             ("dangling", "nowhere/at/all"),
             ("loop-a", "loop-b"),
@@ -174,7 +179,7 @@ pub fn write_acceptance_tree(dir: &Path, o: TreeOptions) -> Result<()> {
             .args(["b", "8", "0"]))?;
         run(Command::new("mknod")
             .arg(d.join("big-minor"))
-            .args(["c", "240", "300000"]))?;
+            .args(["c", "240", "200000"]))?;
     }
     if o.owners {
         run(Command::new("chown")

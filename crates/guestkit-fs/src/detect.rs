@@ -46,6 +46,11 @@ const DRIVERS: &[Driver] = &[
         mount: |dev, limits, _| crate::ext4::mount_dyn(dev, limits),
     },
     Driver {
+        name: "xfs",
+        probe: crate::xfs::probe,
+        mount: |dev, limits, _| crate::xfs::mount_dyn(dev, limits),
+    },
+    Driver {
         name: "btrfs",
         probe: crate::btrfs::probe,
         mount: mount_btrfs,

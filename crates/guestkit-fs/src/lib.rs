@@ -16,6 +16,7 @@ pub mod hostdir;
 pub mod limits;
 pub mod tar;
 pub mod tree;
+pub mod xfs;
 
 pub use error::{FsError, Result};
 pub use fs::{DirEntry, FileSystem, FileType, FsInfo, InodeId, Metadata, Timestamp};
