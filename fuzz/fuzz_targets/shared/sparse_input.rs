@@ -1,7 +1,7 @@
 //! Sparse fuzz inputs for image formats whose structures sit megabytes apart.
 //!
 //! An input that starts with `SPRS` is read as a sparse image file: `SPRS`,
-//! u32 file size (capped at 64 MiB), then records (u32 offset, u16 length,
+//! u32 file size (capped at 1 GiB), then records (u32 offset, u16 length,
 //! bytes) placed at their offsets, zeros elsewhere. Seeds are made from real
 //! images by keeping only their non-zero 512-byte runs. Included by the vdi,
 //! vhd and vhdx targets with `#[path]`.
@@ -30,7 +30,7 @@ struct SparseDevice {
 impl SparseDevice {
     fn parse(data: &[u8], name: &str) -> Option<Self> {
         let rest = data.strip_prefix(b"SPRS")?;
-        let size = u64::from(u32::from_le_bytes(rest.get(..4)?.try_into().ok()?)).min(64 << 20);
+        let size = u64::from(u32::from_le_bytes(rest.get(..4)?.try_into().ok()?)).min(1 << 30);
         let mut rest = rest.get(4..)?;
         let mut runs = Vec::new();
         while rest.len() >= 6 {
