@@ -74,7 +74,7 @@ fn deep_paths() -> Vec<Vec<u8>> {
 
 fn main() {
     println!("filesystem benchmark (median of {RUNS} runs on a fresh mount, page cache warm)");
-    for kind in [FsKind::Btrfs, FsKind::Ext4] {
+    for kind in [FsKind::Ext4, FsKind::Xfs, FsKind::Btrfs] {
         let path = bench_image(kind).expect("building the bench image");
         let probe = open(&path, Arc::new(IoStats::default()));
         if probe.is_none_or(|t| t.resolve(b"/big/data.bin").is_err()) {
