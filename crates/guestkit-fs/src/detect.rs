@@ -60,6 +60,11 @@ const DRIVERS: &[Driver] = &[
         probe: crate::fat::probe,
         mount: |dev, limits, _| crate::fat::mount_dyn(dev, limits),
     },
+    Driver {
+        name: "ntfs",
+        probe: crate::ntfs::probe,
+        mount: |dev, limits, _| crate::ntfs::mount_dyn(dev, limits),
+    },
 ];
 
 fn mount_btrfs(

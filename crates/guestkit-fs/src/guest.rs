@@ -203,15 +203,19 @@ pub fn open_guest(disks: &[DeviceRef], disk_limits: &Limits, limits: &FsLimits) 
     let mut filesystems = find_filesystems(&volumes, &mut warnings);
     let mut root_candidates = Vec::new();
     let mut root: Option<(usize, Arc<dyn FileSystem>)> = None;
-    for (i, f) in filesystems.iter().enumerate() {
+    for (i, f) in filesystems.iter_mut().enumerate() {
         match mount_fs(f, limits, &MountOptions::default()) {
-            Ok(fs) if looks_like_root(fs.as_ref()) => {
-                root_candidates.push(f.volume.clone());
-                if root.is_none() {
-                    root = Some((i, fs));
+            Ok(fs) => {
+                // A mounted filesystem knows more than its superblock (an
+                // NTFS label lives in $Volume).
+                f.info = fs.info().clone();
+                if looks_like_root(fs.as_ref()) {
+                    root_candidates.push(f.volume.clone());
+                    if root.is_none() {
+                        root = Some((i, fs));
+                    }
                 }
             }
-            Ok(_) => {}
             Err(e) => warnings.push(format!("{}: mount: {e}", f.volume)),
         }
     }
@@ -246,6 +250,7 @@ pub fn open_guest(disks: &[DeviceRef], disk_limits: &Limits, limits: &FsLimits) 
     );
     filesystems[root_index].mountpoint = Some("/".into());
     let mut mounts = Vec::new();
+    let os_root = !root_candidates.is_empty();
     let entries = match tree.read_file(b"/etc/fstab", MAX_FSTAB) {
         Ok(text) => {
             let (entries, w) = fstab::parse(&String::from_utf8_lossy(&text));
@@ -253,7 +258,9 @@ pub fn open_guest(disks: &[DeviceRef], disk_limits: &Limits, limits: &FsLimits) 
             entries
         }
         Err(e) => {
-            warnings.push(format!("/etc/fstab: {e}"));
+            if os_root {
+                warnings.push(format!("/etc/fstab: {e}"));
+            }
             Vec::new()
         }
     };

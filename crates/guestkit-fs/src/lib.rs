@@ -14,6 +14,7 @@ pub mod fstab;
 pub mod guest;
 pub mod hostdir;
 pub mod limits;
+pub mod ntfs;
 pub mod tar;
 pub mod tree;
 pub mod xfs;
