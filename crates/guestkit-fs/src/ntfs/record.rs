@@ -129,7 +129,7 @@ pub fn attributes(rec: &[u8], max_runs: usize) -> Result<Vec<Attribute>, String>
             return Ok(out);
         }
         let len = le32(rec, at + 4).ok_or("attribute outside the record")? as usize;
-        if len < 24 || len % 8 != 0 || at + len > used {
+        if len < 24 || !len.is_multiple_of(8) || at + len > used {
             return Err(format!("attribute {kind:#x} at {at} has length {len}"));
         }
         let a = rec
