@@ -177,3 +177,17 @@ fn xfs_tar_out_equals_the_source_tree() {
         },
     );
 }
+
+#[test]
+fn ntfs_tar_out_equals_the_source_tree() {
+    // Filled by ntfscp: a flat tree, files 0o644 owned by root (as FAT
+    // shows them), stamped with the time of copying.
+    check(
+        FsKind::Ntfs,
+        NotCarried {
+            fat: true,
+            mtime: true,
+            ..NotCarried::default()
+        },
+    );
+}

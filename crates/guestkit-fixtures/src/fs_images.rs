@@ -26,6 +26,7 @@ pub enum FsKind {
     Btrfs,
     Vfat,
     Xfs,
+    Ntfs,
 }
 
 impl FsKind {
@@ -36,6 +37,7 @@ impl FsKind {
             FsKind::Btrfs => "btrfs",
             FsKind::Vfat => "vfat",
             FsKind::Xfs => "xfs",
+            FsKind::Ntfs => "ntfs",
         }
     }
 
@@ -69,6 +71,14 @@ impl FsKind {
         }
     }
 
+    /// Writes the source tree this filesystem's image is made from.
+    pub fn write_tree(self, tree: &Path) -> Result<()> {
+        match self {
+            FsKind::Ntfs => write_flat_tree(tree),
+            _ => write_acceptance_tree(tree, self.tree_options()),
+        }
+    }
+
     /// Builds the filesystem image `img` (already sized) from `tree`.
     fn mkfs(self, tree: &Path, img: &Path) -> Result<()> {
         match self {
@@ -98,6 +108,25 @@ impl FsKind {
                     "mkfs.xfs",
                     &["-q", "-f", "-L", "accept", "-p", arg(&proto)?, arg(img)?],
                 )
+            }
+            FsKind::Ntfs => {
+                run("mkntfs", &["-F", "-Q", "-q", "-L", "accept", arg(img)?])?;
+                let mut names: Vec<PathBuf> = fs::read_dir(tree)
+                    .map_err(|e| FixtureError::io(tree, e))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .collect();
+                names.sort();
+                for file in names {
+                    let name = file
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    run(
+                        "ntfscp",
+                        &["-q", arg(img)?, arg(&file)?, &format!("/{name}")],
+                    )?;
+                }
+                Ok(String::new())
             }
             FsKind::Btrfs => run(
                 "mkfs.btrfs",
@@ -161,7 +190,7 @@ pub fn acceptance_set(kind: FsKind) -> Result<AcceptanceSet> {
     let dir = cached(&format!("accept-{}", kind.name()), &recipe, |dir| {
         let tree = dir.join("tree");
         fs::create_dir_all(&tree).map_err(|e| FixtureError::io(&tree, e))?;
-        write_acceptance_tree(&tree, kind.tree_options())?;
+        kind.write_tree(&tree)?;
         let img = dir.join("fs.img");
         sparse_file(&img, FS_SIZE)?;
         kind.mkfs(&tree, &img)?;
@@ -268,6 +297,44 @@ pub fn xfs_protofile(root: &Path) -> Result<String> {
     dir(&mut out, root)?;
     out.push_str("$\n");
     Ok(out)
+}
+
+/// The NTFS acceptance tree: ntfscp, the only rootless writer, copies files
+/// into existing directories only, so the tree is flat — empty, one-byte,
+/// several-MiB and 200 MB files, long, Unicode and spaced names.
+pub fn write_flat_tree(tree: &Path) -> Result<()> {
+    let write = |name: &str, data: &[u8]| {
+        let p = tree.join(name);
+        fs::write(&p, data).map_err(|e| FixtureError::io(&p, e))
+    };
+    write("empty", b"")?;
+    write("one", b"1")?;
+    write("A Long Name With Spaces.txt", b"long name\n")?;
+    write("ünïcødé ファイル.txt", b"unicode\n")?;
+    write("several-mib.bin", &crate::tree::pseudo_random(11, 5 << 20))?;
+    for i in 0..200u64 {
+        write(
+            &format!("file-{i:03}.dat"),
+            &crate::tree::pseudo_random(i, (i as usize * 613) % 20_000),
+        )?;
+    }
+    let big = tree.join("big-200mb.bin");
+    let f = fs::File::create(&big).map_err(|e| FixtureError::io(&big, e))?;
+    f.set_len(200_000_000)
+        .map_err(|e| FixtureError::io(&big, e))?;
+    drop(f);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .open(&big)
+        .map_err(|e| FixtureError::io(&big, e))?;
+    use std::io::{Seek, SeekFrom, Write};
+    for at in [0u64, 99_999_000, 199_900_000] {
+        f.seek(SeekFrom::Start(at))
+            .map_err(|e| FixtureError::io(&big, e))?;
+        f.write_all(&crate::tree::pseudo_random(at, 100_000))
+            .map_err(|e| FixtureError::io(&big, e))?;
+    }
+    Ok(())
 }
 
 /// Fails when mkfs grew the image beyond the partition it goes into.
