@@ -17,7 +17,7 @@ pub mod file;
 pub mod format;
 pub mod limits;
 pub mod paths;
-pub(crate) mod uuid;
+pub mod uuid;
 pub mod volume;
 
 pub use block::{BlockDevice, CountingDevice, DeviceRef, IoStats, MemDevice, SliceDevice};

@@ -1,7 +1,7 @@
 //! Text forms of the 16-byte identifiers images and volumes carry.
 
 /// Formats 16 bytes stored in RFC 4122 (big-endian) order as a UUID (VHD).
-pub(crate) fn uuid_be(b: &[u8; 16]) -> String {
+pub fn uuid_be(b: &[u8; 16]) -> String {
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!(
         "{}-{}-{}-{}-{}",
@@ -15,7 +15,7 @@ pub(crate) fn uuid_be(b: &[u8; 16]) -> String {
 
 /// Formats 16 bytes stored in the mixed-endian Microsoft GUID order (first
 /// three fields little-endian) as a UUID (VDI, VHDX).
-pub(crate) fn uuid_mixed(b: &[u8; 16]) -> String {
+pub fn uuid_mixed(b: &[u8; 16]) -> String {
     let mut be = *b;
     be[0..4].reverse();
     be[4..6].reverse();

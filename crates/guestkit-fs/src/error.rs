@@ -49,6 +49,36 @@ pub enum FsError {
     SymlinkLoop { path: String },
 }
 
+impl FsError {
+    /// A corrupt-structure error of filesystem `fs` on `device`.
+    pub fn corrupt(
+        fs: &'static str,
+        device: &str,
+        what: &str,
+        inode: Option<u64>,
+        offset: Option<u64>,
+        reason: String,
+    ) -> FsError {
+        FsError::Corrupt {
+            device: device.to_string(),
+            fs,
+            what: what.to_string(),
+            inode,
+            offset,
+            reason,
+        }
+    }
+
+    /// An unsupported-feature error of filesystem `fs` on `device`.
+    pub fn unsupported(fs: &'static str, device: &str, what: &str) -> FsError {
+        FsError::Unsupported {
+            device: device.to_string(),
+            fs,
+            what: what.to_string(),
+        }
+    }
+}
+
 /// Result alias of the filesystem layer.
 pub type Result<T, E = FsError> = std::result::Result<T, E>;
 

@@ -23,6 +23,23 @@ pub enum FileType {
     Socket,
 }
 
+impl FileType {
+    /// The type encoded in the `S_IFMT` bits of a Unix mode (ext, XFS and
+    /// Btrfs inodes all store it so); `None` for an invalid type.
+    pub fn from_mode(mode: u32) -> Option<FileType> {
+        Some(match mode & 0o170000 {
+            0o100000 => FileType::Regular,
+            0o040000 => FileType::Directory,
+            0o120000 => FileType::Symlink,
+            0o020000 => FileType::CharDevice,
+            0o060000 => FileType::BlockDevice,
+            0o010000 => FileType::Fifo,
+            0o140000 => FileType::Socket,
+            _ => return None,
+        })
+    }
+}
+
 /// A point in time, seconds and nanoseconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
 pub struct Timestamp {

@@ -59,14 +59,7 @@ pub(crate) fn corrupt(
     offset: Option<u64>,
     reason: String,
 ) -> FsError {
-    FsError::Corrupt {
-        device: device.to_string(),
-        fs: FS,
-        what: what.to_string(),
-        inode,
-        offset,
-        reason,
-    }
+    FsError::corrupt(FS, device, what, inode, offset, reason)
 }
 
 pub(crate) fn unsupported(device: &str, what: String) -> FsError {

@@ -42,16 +42,7 @@ impl Inode {
 
     /// The file type from the mode; `None` for an invalid one.
     pub fn file_type(&self) -> Option<FileType> {
-        Some(match self.mode() & 0xf000 {
-            0x8000 => FileType::Regular,
-            0x4000 => FileType::Directory,
-            0xa000 => FileType::Symlink,
-            0x2000 => FileType::CharDevice,
-            0x6000 => FileType::BlockDevice,
-            0x1000 => FileType::Fifo,
-            0xc000 => FileType::Socket,
-            _ => return None,
-        })
+        FileType::from_mode(u32::from(self.mode()))
     }
 
     pub fn uid(&self) -> u32 {

@@ -39,34 +39,11 @@ pub(crate) fn corrupt(
     offset: Option<u64>,
     reason: String,
 ) -> FsError {
-    FsError::Corrupt {
-        device: device.to_string(),
-        fs: FS,
-        what: what.to_string(),
-        inode,
-        offset,
-        reason,
-    }
+    FsError::corrupt(FS, device, what, inode, offset, reason)
 }
 
 pub(crate) fn unsupported(device: &str, what: &str) -> FsError {
-    FsError::Unsupported {
-        device: device.to_string(),
-        fs: FS,
-        what: what.to_string(),
-    }
-}
-
-fn uuid(b: &[u8; 16]) -> String {
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    FsError::unsupported(FS, device, what)
 }
 
 /// Checks for an ext2/3/4 superblock; reads nothing else.
@@ -82,7 +59,7 @@ fn info(sb: &Superblock, _name: &str) -> FsInfo {
     }
     FsInfo {
         fs_type: sb.fs_type().to_string(),
-        uuid: Some(uuid(&sb.uuid)),
+        uuid: Some(guestkit_disk::uuid::uuid_be(&sb.uuid)),
         label: (!sb.label.is_empty()).then(|| sb.label.clone()),
         block_size: sb.block_size as u32,
         size: sb.blocks_count.saturating_mul(sb.block_size),

@@ -35,14 +35,7 @@ fn corrupt(
     offset: Option<u64>,
     reason: String,
 ) -> FsError {
-    FsError::Corrupt {
-        device: device.to_string(),
-        fs: FS,
-        what: what.to_string(),
-        inode,
-        offset,
-        reason,
-    }
+    FsError::corrupt(FS, device, what, inode, offset, reason)
 }
 
 /// The boot sector's geometry.

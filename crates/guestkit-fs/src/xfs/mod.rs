@@ -33,38 +33,17 @@ pub(crate) fn corrupt(
     offset: Option<u64>,
     reason: String,
 ) -> FsError {
-    FsError::Corrupt {
-        device: device.to_string(),
-        fs: FS,
-        what: what.to_string(),
-        inode,
-        offset,
-        reason,
-    }
+    FsError::corrupt(FS, device, what, inode, offset, reason)
 }
 
 pub(crate) fn unsupported(device: &str, what: &str) -> FsError {
-    FsError::Unsupported {
-        device: device.to_string(),
-        fs: FS,
-        what: what.to_string(),
-    }
+    FsError::unsupported(FS, device, what)
 }
 
 fn info(sb: &Superblock) -> FsInfo {
-    let h: String = sb.uuid.iter().map(|x| format!("{x:02x}")).collect();
     FsInfo {
         fs_type: FS.into(),
-        uuid: h.get(..32).map(|h| {
-            format!(
-                "{}-{}-{}-{}-{}",
-                &h[0..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..32]
-            )
-        }),
+        uuid: Some(guestkit_disk::uuid::uuid_be(&sb.uuid)),
         label: (!sb.label.is_empty()).then(|| sb.label.clone()),
         block_size: sb.block_size as u32,
         size: sb.dblocks.saturating_mul(sb.block_size),
