@@ -9,6 +9,7 @@
 
 pub mod bench;
 pub mod cache;
+pub mod corpus;
 pub mod demo;
 pub mod disks;
 pub mod formats;
