@@ -69,17 +69,63 @@ fn missing_commands() -> Vec<&'static str> {
         .collect()
 }
 
-fn deps() -> Result<()> {
-    let missing = missing_commands();
-    if missing.is_empty() {
-        return Ok(());
+/// Whether the installed `mkfs.btrfs` can make subvolumes and compressed
+/// files from a directory (`--subvol`, `--compress`: btrfs-progs 6.13+).
+fn btrfs_progs_is_recent() -> bool {
+    Command::new("mkfs.btrfs")
+        .arg("--help")
+        .output()
+        .map(|o| {
+            let help = String::from_utf8_lossy(&o.stdout).into_owned()
+                + &String::from_utf8_lossy(&o.stderr);
+            help.contains("--subvol") && help.contains("--compress")
+        })
+        .unwrap_or(false)
+}
+
+/// Debian 12's btrfs-progs (6.2) predates `--subvol` and `--compress`; its
+/// backports suite carries a recent one. Adds the suite (pinned low by
+/// apt's default for backports, so nothing else changes) and installs
+/// btrfs-progs from it.
+fn install_recent_btrfs_progs() -> Result<()> {
+    let release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    if !release.contains("VERSION_CODENAME=bookworm") {
+        bail!("mkfs.btrfs lacks --subvol/--compress: install btrfs-progs 6.13 or newer");
     }
-    let is_root = Command::new("id")
+    let list = "/etc/apt/sources.list.d/guestkit-backports.sources";
+    std::fs::write(
+        list,
+        "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\n\
+         Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+    )
+    .with_context(|| format!("writing {list}"))?;
+    let ok = Command::new("apt-get").arg("update").status()?.success()
+        && Command::new("apt-get")
+            .args(["install", "-y", "-t", "bookworm-backports", "btrfs-progs"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("running apt-get")?
+            .success();
+    if !ok {
+        bail!("installing btrfs-progs from bookworm-backports failed");
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
         .arg("-u")
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    if !is_root {
+        .unwrap_or(false)
+}
+
+fn deps() -> Result<()> {
+    let missing = missing_commands();
+    if missing.is_empty() {
+        return recent_btrfs_progs();
+    }
+    if !is_root() {
         bail!(
             "missing {}: install the Debian packages {} (e.g. `sudo apt-get install {}`)",
             missing.join(", "),
@@ -99,7 +145,17 @@ fn deps() -> Result<()> {
     if !ok {
         bail!("apt-get install failed");
     }
-    Ok(())
+    recent_btrfs_progs()
+}
+
+fn recent_btrfs_progs() -> Result<()> {
+    if btrfs_progs_is_recent() {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!("mkfs.btrfs lacks --subvol/--compress: install btrfs-progs 6.13 or newer (Debian 12: `apt-get install -t bookworm-backports btrfs-progs`)");
+    }
+    install_recent_btrfs_progs()
 }
 
 type Recipe = (

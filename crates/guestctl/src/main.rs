@@ -3,6 +3,7 @@
 mod disk;
 mod guest_cmds;
 mod human;
+mod inspect_cmd;
 mod volumes;
 
 use std::path::PathBuf;
@@ -62,6 +63,8 @@ enum Command {
         #[command(flatten)]
         target: guest_cmds::GuestPathArgs,
     },
+    /// What is inside the VM: operating system, packages …
+    Inspect(inspect_cmd::InspectArgs),
 }
 
 /// Options shared by every command that opens images.
@@ -69,7 +72,7 @@ enum Command {
 pub struct ImageArgs {
     /// The format the images are expected to have (raw, qcow2, vmdk, vdi,
     /// vhdx, vhd); detection by content still runs and a mismatch is an error.
-    #[arg(long = "format", value_name = "FORMAT")]
+    #[arg(long = "image-format", value_name = "FORMAT")]
     pub stated_format: Option<String>,
     /// A directory backing files and extents may be read from (repeatable).
     /// By default only the directory of each image.
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Cat { target } => guest_cmds::cat(&target),
         Command::Stat { json, target } => guest_cmds::stat(&target, json),
         Command::TarOut { target } => guest_cmds::tar_out(&target),
+        Command::Inspect(args) => inspect_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

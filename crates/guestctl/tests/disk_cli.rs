@@ -118,7 +118,7 @@ fn a_refused_backing_path_names_the_image_and_the_path() {
 #[test]
 fn a_stated_format_that_disagrees_is_refused() {
     let demo = guestkit_fixtures::demo::committed_demo();
-    let out = guestctl(&["disk", "info", "--format", "vmdk", s(&demo)]);
+    let out = guestctl(&["disk", "info", "--image-format", "vmdk", s(&demo)]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -88,7 +88,7 @@ fn paths_cross_mount_points() {
         .contains("root=/dev/mapper/demo-root"));
     assert_eq!(
         stdout(&guestctl(&["ls", &demo(), "/home/user"])),
-        ".profile\n"
+        ".profile\njournal.txt\n"
     );
     // A symlink resolved inside the guest.
     assert_eq!(

@@ -1,10 +1,14 @@
 //! The demo VM disk the repository ships (`demo/demo.qcow2`): a small GPT
 //! disk laid out like a real server — EFI system partition, `/boot` (ext4),
 //! swap, and an LVM physical volume holding `/` and `/var` (ext4) and `/home`
-//! (Btrfs), tied together by the guest's `/etc/fstab` — as a compressed qcow2
-//! of well under a MiB.
+//! (Btrfs subvolume `@home`, zstd-compressed), tied together by the guest's
+//! `/etc/fstab` — as a compressed qcow2 of well under a MiB. Its root holds
+//! Debian 12's release files, a dpkg database on `/var`, and a real
+//! x86_64 program (`/usr/bin/true`, written here) whose ELF header gives
+//! the architecture.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::disks::{sparse_file, splice};
@@ -21,10 +25,106 @@ const FSTAB: &str = "# /etc/fstab of the guestkit demo VM
 UUID=de30b007-0000-4000-8000-000000000001  /boot  ext4   defaults           0 2
 UUID=DE30-EF10                              /boot/efi vfat umask=0077        0 1
 /dev/demo/var                               /var   ext4   defaults           0 2
-LABEL=home                                  /home  btrfs  defaults           0 0
+LABEL=home                                  /home  btrfs  subvol=@home,compress=zstd 0 0
 UUID=de305a90-0000-4000-8000-000000000002  none   swap   sw                 0 0
 proc                                        /proc  proc   defaults           0 0
 ";
+
+/// The dpkg database of the demo (on its `/var` volume): a few of Debian
+/// 12's packages, one removed with its configuration kept.
+const DPKG_STATUS: &str = "Package: base-files
+Essential: yes
+Status: install ok installed
+Priority: required
+Section: admin
+Installed-Size: 341
+Maintainer: Santiago Vila <sanvila@debian.org>
+Architecture: amd64
+Version: 12.4+deb12u7
+Description: Debian base system miscellaneous files
+
+Package: bash
+Essential: yes
+Status: install ok installed
+Priority: required
+Section: shells
+Installed-Size: 7163
+Maintainer: Matthias Klose <doko@debian.org>
+Architecture: amd64
+Version: 5.2.15-2+b7
+Description: GNU Bourne Again SHell
+
+Package: libc6
+Status: install ok installed
+Priority: optional
+Section: libs
+Installed-Size: 12988
+Maintainer: GNU Libc Maintainers <debian-glibc@lists.debian.org>
+Architecture: amd64
+Multi-Arch: same
+Source: glibc
+Version: 2.36-9+deb12u8
+Description: GNU C Library: Shared libraries
+
+Package: openssh-server
+Status: install ok installed
+Priority: optional
+Section: net
+Installed-Size: 1973
+Maintainer: Debian OpenSSH Maintainers <debian-ssh@lists.debian.org>
+Architecture: amd64
+Source: openssh
+Version: 1:9.2p1-2+deb12u3
+Description: secure shell (SSH) server, for secure access from remote machines
+
+Package: coreutils
+Essential: yes
+Status: install ok installed
+Priority: required
+Section: utils
+Installed-Size: 18062
+Maintainer: Michael Stone <mstone@debian.org>
+Architecture: amd64
+Source: coreutils (9.1-1)
+Version: 9.1-1
+Description: GNU core utilities
+
+Package: telnet
+Status: deinstall ok config-files
+Priority: standard
+Section: net
+Architecture: amd64
+Version: 0.17+2.4-2
+Description: basic telnet client
+";
+
+/// A complete x86_64 Linux program that exits with status 0 (`true`): an
+/// ELF header, one loadable segment, and `mov eax, 60; xor edi, edi;
+/// syscall`.
+pub fn tiny_true_x86_64() -> Vec<u8> {
+    const BASE: u64 = 0x40_0000;
+    const CODE: [u8; 9] = [0xb8, 0x3c, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05];
+    let total = 64 + 56 + CODE.len() as u64;
+    let mut elf = Vec::new();
+    elf.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
+    elf.extend_from_slice(&2u16.to_le_bytes()); // executable
+    elf.extend_from_slice(&62u16.to_le_bytes()); // x86_64
+    elf.extend_from_slice(&1u32.to_le_bytes());
+    elf.extend_from_slice(&(BASE + 120).to_le_bytes()); // entry
+    elf.extend_from_slice(&64u64.to_le_bytes()); // program headers
+    elf.extend_from_slice(&0u64.to_le_bytes()); // no section headers
+    elf.extend_from_slice(&0u32.to_le_bytes());
+    for v in [64u16, 56, 1, 64, 0, 0] {
+        elf.extend_from_slice(&v.to_le_bytes());
+    }
+    elf.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    elf.extend_from_slice(&5u32.to_le_bytes()); // R+X
+    for v in [0, BASE, BASE, total, total, 0x1000] {
+        elf.extend_from_slice(&v.to_le_bytes());
+    }
+    elf.extend_from_slice(&CODE);
+    elf
+}
 
 /// Where the demo disk is committed in the repository.
 pub fn committed_demo() -> PathBuf {
@@ -133,6 +233,10 @@ fn build(dir: &Path) -> Result<()> {
     }
     let fstab = root_tree.join("etc/fstab");
     fs::write(&fstab, FSTAB).map_err(|e| FixtureError::io(&fstab, e))?;
+    let true_bin = root_tree.join("usr/bin/true");
+    fs::write(&true_bin, tiny_true_x86_64()).map_err(|e| FixtureError::io(&true_bin, e))?;
+    fs::set_permissions(&true_bin, fs::Permissions::from_mode(0o755))
+        .map_err(|e| FixtureError::io(&true_bin, e))?;
     let var_tree = dir.join("var-tree");
     fs::create_dir_all(var_tree.join("log")).map_err(|e| FixtureError::io(&var_tree, e))?;
     fs::write(
@@ -140,10 +244,20 @@ fn build(dir: &Path) -> Result<()> {
         b"demo booted once, long ago\n",
     )
     .map_err(|e| FixtureError::io(&var_tree, e))?;
+    let dpkg = var_tree.join("lib/dpkg");
+    fs::create_dir_all(&dpkg).map_err(|e| FixtureError::io(&dpkg, e))?;
+    fs::write(dpkg.join("status"), DPKG_STATUS).map_err(|e| FixtureError::io(&dpkg, e))?;
+    // The Btrfs volume's top level holds the subvolume `@home` (what fstab
+    // mounts) beside a plain directory for snapshots.
     let home_tree = dir.join("home-tree");
-    fs::create_dir_all(home_tree.join("user")).map_err(|e| FixtureError::io(&home_tree, e))?;
-    fs::write(home_tree.join("user/.profile"), b"# demo user\n")
-        .map_err(|e| FixtureError::io(&home_tree, e))?;
+    let user = home_tree.join("@home/user");
+    fs::create_dir_all(&user).map_err(|e| FixtureError::io(&user, e))?;
+    fs::create_dir_all(home_tree.join("snapshots")).map_err(|e| FixtureError::io(&home_tree, e))?;
+    fs::write(user.join(".profile"), b"# demo user\n").map_err(|e| FixtureError::io(&user, e))?;
+    let journal: String = (0..2000)
+        .map(|i| format!("day {i}: nothing happened, compressibly\n"))
+        .collect();
+    fs::write(user.join("journal.txt"), journal).map_err(|e| FixtureError::io(&user, e))?;
     for (lv, tree, uuid) in [
         ("root", &root_tree, "de3000f5-0000-4000-8000-000000000003"),
         ("var", &var_tree, "de30fa00-0000-4000-8000-000000000005"),
@@ -164,6 +278,10 @@ fn build(dir: &Path) -> Result<()> {
                     uuid,
                     "--rootdir",
                     arg(tree)?,
+                    "--subvol",
+                    "rw:@home",
+                    "--compress",
+                    "zstd",
                     arg(&img)?,
                 ],
             )?;

@@ -63,10 +63,26 @@ impl<'a> GuestFiles<'a> {
             .is_ok_and(|m| m.file_type == FileType::Directory)
     }
 
+    /// The first `len` bytes (or fewer) of the regular file at `path`, for
+    /// a header: `None` when absent; failures are warnings.
+    pub fn read_head(&self, section: &'static str, path: &str, len: u64) -> Option<Vec<u8>> {
+        self.read_bounded(section, path, len, false)
+    }
+
     /// Up to `max` bytes of the regular file at `path`: `None` when it does
     /// not exist; a file longer than `max` is cut there with a warning; any
     /// other failure is a warning and `None`.
     pub fn read_prefix(&self, section: &'static str, path: &str, max: u64) -> Option<Vec<u8>> {
+        self.read_bounded(section, path, max, true)
+    }
+
+    fn read_bounded(
+        &self,
+        section: &'static str,
+        path: &str,
+        max: u64,
+        warn_if_cut: bool,
+    ) -> Option<Vec<u8>> {
         let resolved = match self.tree.resolve(path.as_bytes()) {
             Ok(r) => r,
             Err(FsError::NotFound { .. }) => return None,
@@ -91,7 +107,7 @@ impl<'a> GuestFiles<'a> {
             return None;
         }
         let want = md.size.min(max);
-        if md.size > max {
+        if md.size > max && warn_if_cut {
             self.warn(
                 section,
                 path,

@@ -7,13 +7,17 @@ pub mod files;
 pub mod os;
 pub mod packages;
 pub mod report;
+pub mod xml;
 
 use std::time::Instant;
 
+use guestkit_fs::guest::Guest;
 use guestkit_fs::GuestTree;
 
 pub use files::GuestFiles;
-pub use report::{Mountpoint, OsInfo, OsReport, PackageList, Report, Warning, SCHEMA_VERSION};
+pub use report::{
+    FilesystemEntry, Mountpoint, OsInfo, OsReport, PackageList, Report, Warning, SCHEMA_VERSION,
+};
 
 /// The report's optional sections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,6 +98,7 @@ pub fn inspect_root(
         root: root.to_string(),
         os,
         mountpoints,
+        filesystems: Vec::new(),
         packages,
         timings_ms: timings,
     };
@@ -110,12 +115,76 @@ fn mount_path(point: &[Vec<u8>]) -> String {
         .collect()
 }
 
-/// Inspects one guest tree into a whole report.
+/// Inspects one guest tree (an unpacked root directory, say) into a whole
+/// report.
 pub fn inspect(tree: &GuestTree, root: &str, options: &InspectOptions) -> Report {
     let (os, warnings) = inspect_root(tree, root, options);
     Report {
         schema_version: SCHEMA_VERSION,
         operating_systems: vec![os],
+        warnings,
+    }
+}
+
+/// Inspects a VM assembled from its disks. A VM without a recognisable
+/// root gives a report with no operating system and a warning saying what
+/// filesystems were seen.
+pub fn inspect_guest(guest: &Guest, options: &InspectOptions) -> Report {
+    let mut warnings: Vec<Warning> = guest
+        .warnings
+        .iter()
+        .map(|w| Warning {
+            section: "storage",
+            path: None,
+            message: w.clone(),
+        })
+        .collect();
+    let filesystems: Vec<FilesystemEntry> = guest
+        .filesystems
+        .iter()
+        .map(|f| FilesystemEntry {
+            device: f.volume.clone(),
+            fs_type: f.info.fs_type.clone(),
+            uuid: f.info.uuid.clone(),
+            label: f.info.label.clone(),
+            size: f.info.size,
+        })
+        .collect();
+    let mut operating_systems = Vec::new();
+    match &guest.tree {
+        Some(tree) => {
+            let root = tree
+                .mounts()
+                .first()
+                .map(|m| m.source.clone())
+                .unwrap_or_default();
+            let (mut os, w) = inspect_root(tree, &root, options);
+            os.filesystems = filesystems;
+            warnings.extend(w);
+            operating_systems.push(os);
+        }
+        None => {
+            let seen: Vec<String> = filesystems
+                .iter()
+                .map(|f| format!("{} ({})", f.device, f.fs_type))
+                .collect();
+            warnings.push(Warning {
+                section: "os",
+                path: None,
+                message: format!(
+                    "no operating-system root found among the filesystems: {}",
+                    if seen.is_empty() {
+                        "none".to_string()
+                    } else {
+                        seen.join(", ")
+                    }
+                ),
+            });
+        }
+    }
+    Report {
+        schema_version: SCHEMA_VERSION,
+        operating_systems,
         warnings,
     }
 }

@@ -29,6 +29,8 @@ pub struct OsReport {
     pub os: OsInfo,
     /// Where its filesystems are mounted, from its fstab.
     pub mountpoints: Vec<Mountpoint>,
+    /// The VM's filesystems (every probed volume holding one).
+    pub filesystems: Vec<FilesystemEntry>,
     /// Installed packages, when the packages section was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packages: Option<PackageList>,
@@ -41,6 +43,19 @@ pub struct OsReport {
 pub struct Mountpoint {
     pub path: String,
     pub device: String,
+}
+
+/// A filesystem of the VM, as probed.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FilesystemEntry {
+    pub device: String,
+    #[serde(rename = "type")]
+    pub fs_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub size: u64,
 }
 
 /// What the OS is, with libguestfs's field meanings.

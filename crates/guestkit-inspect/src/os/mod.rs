@@ -82,13 +82,14 @@ impl OsRelease {
 const OS_RELEASE_PATHS: [&str; 2] = ["/etc/os-release", "/usr/lib/os-release"];
 
 /// System binaries whose ELF header gives the architecture.
-const ARCH_BINARIES: [&str; 6] = [
+const ARCH_BINARIES: [&str; 7] = [
     "/bin/bash",
     "/bin/ls",
     "/bin/echo",
     "/bin/rm",
     "/bin/sh",
     "/usr/bin/env",
+    "/usr/bin/true",
 ];
 
 /// Identifies the Linux (or other Unix-like) OS of the guest root.
@@ -180,7 +181,7 @@ fn architecture(files: &GuestFiles) -> Option<String> {
         if !files.is_file(path) {
             return None;
         }
-        let head = files.read_prefix(SECTION, path, 64)?;
+        let head = files.read_head(SECTION, path, 64)?;
         arch::elf_arch(&head).map(str::to_string)
     })
 }

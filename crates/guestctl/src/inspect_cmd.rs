@@ -1,0 +1,137 @@
+//! `guestctl inspect`: what is inside a VM (or an unpacked root directory),
+//! as JSON, YAML, virt-inspector XML, or a one-screen table for people.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use guestkit_fs::hostdir::HostDirFs;
+use guestkit_fs::{FsLimits, GuestTree};
+use guestkit_inspect::{inspect, inspect_guest, InspectOptions, Report, Section};
+
+use crate::guest_cmds::guest;
+use crate::ImageArgs;
+
+/// Output formats of `inspect`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutputFormat {
+    Json,
+    Yaml,
+    Table,
+    Xml,
+}
+
+/// `guestctl inspect` arguments.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The VM's disk images, in order; or one directory holding an
+    /// unpacked root filesystem.
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    /// Optional sections to include, comma-separated (default: all):
+    /// packages.
+    #[arg(long, value_delimiter = ',')]
+    pub sections: Option<Vec<String>>,
+    #[command(flatten)]
+    pub image: ImageArgs,
+}
+
+fn options(args: &InspectArgs) -> Result<InspectOptions> {
+    let Some(names) = &args.sections else {
+        return Ok(InspectOptions::default());
+    };
+    let mut sections = Vec::new();
+    for name in names.iter().filter(|n| !n.is_empty()) {
+        match Section::from_name(name) {
+            Some(s) => sections.push(s),
+            None => {
+                let known: Vec<&str> = Section::ALL.iter().map(|s| s.name()).collect();
+                bail!("unknown section {name:?} (known: {})", known.join(", "))
+            }
+        }
+    }
+    Ok(InspectOptions { sections })
+}
+
+/// Runs `guestctl inspect`.
+pub fn run(args: &InspectArgs) -> Result<()> {
+    let options = options(args)?;
+    let report = match args.images.as_slice() {
+        [dir] if dir.is_dir() => {
+            let fs = HostDirFs::open(dir, FsLimits::default())
+                .with_context(|| format!("{}", dir.display()))?;
+            let tree = GuestTree::new(Arc::new(fs), dir.display().to_string(), FsLimits::default());
+            inspect(&tree, &dir.display().to_string(), &options)
+        }
+        images => inspect_guest(&guest(images, &args.image)?, &options),
+    };
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Yaml => serde_yaml_ng::to_writer(&mut out, &report)?,
+        OutputFormat::Xml => out.write_all(guestkit_inspect::xml::to_xml(&report).as_bytes())?,
+        OutputFormat::Table => table(&mut out, &report)?,
+    }
+    if !matches!(args.format, OutputFormat::Table) {
+        for w in &report.warnings {
+            eprintln!("guestctl: warning: {w}");
+        }
+    }
+    Ok(())
+}
+
+/// The one-screen summary.
+fn table(out: &mut impl Write, report: &Report) -> Result<()> {
+    if report.operating_systems.is_empty() {
+        writeln!(out, "no operating system found")?;
+    }
+    for os in &report.operating_systems {
+        let i = &os.os;
+        let version = match (i.version_major, i.version_minor) {
+            (Some(a), Some(b)) => format!("{a}.{b}"),
+            (Some(a), None) => a.to_string(),
+            _ => "-".into(),
+        };
+        let rows: [(&str, String); 9] = [
+            ("root", os.root.clone()),
+            ("type", i.os_type.clone()),
+            ("distro", i.distro.clone().unwrap_or_else(|| "-".into())),
+            (
+                "product",
+                i.pretty_name
+                    .clone()
+                    .or_else(|| i.product_name.clone())
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            ("version", version),
+            ("arch", i.arch.clone().unwrap_or_else(|| "-".into())),
+            ("hostname", i.hostname.clone().unwrap_or_else(|| "-".into())),
+            ("osinfo", i.osinfo.clone().unwrap_or_else(|| "-".into())),
+            (
+                "packages",
+                match &os.packages {
+                    Some(p) => format!("{} ({} at {})", p.count, p.database, p.path),
+                    None => "-".into(),
+                },
+            ),
+        ];
+        for (k, v) in rows {
+            writeln!(out, "{k:<12}{v}")?;
+        }
+        for m in &os.mountpoints {
+            writeln!(out, "{:<12}{} on {}", "mount", m.device, m.path)?;
+        }
+    }
+    for w in &report.warnings {
+        writeln!(out, "{:<12}{w}", "warning")?;
+    }
+    Ok(())
+}
