@@ -3,9 +3,9 @@
 //! kinds, hard links, device nodes, odd names), and the images
 //! `mkfs.btrfs --rootdir` builds from it — rootless, no loop, no mount.
 //!
-//! btrfs-progs 6.2 (the installed version) has no `--subvol` and no
-//! `--compress`, so these images hold only the top-level subvolume and
-//! uncompressed extents; `--rootdir` also stores device numbers as 0.
+//! [`subvolumes`] uses btrfs-progs 6.13+'s `--subvol` and `--compress`
+//! (`cargo xtask deps` installs such a btrfs-progs) for real subvolumes and
+//! compressed extents.
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -197,6 +197,65 @@ pub fn small() -> Result<PathBuf> {
             args.extend_from_slice(extra);
             args.extend_from_slice(&["--rootdir", arg(&tree)?, arg(&img)?]);
             run("mkfs.btrfs", &args)?;
+        }
+        Ok(())
+    })
+}
+
+/// Compression algorithms `mkfs.btrfs --compress` writes.
+pub const COMPRESSIONS: [&str; 3] = ["zlib", "lzo", "zstd"];
+
+/// Real subvolumes and compressed extents, one image per algorithm in
+/// [`COMPRESSIONS`]: `subvols-<algo>.img` (64 MiB) from `tree/`, whose
+/// `@` is the default subvolume, `@home` a second one and
+/// `@/nested-sub` a subvolume inside `@`; `top.txt` stays in the top level.
+/// Files hold compressible text, incompressible bytes and a hole.
+pub fn subvolumes() -> Result<PathBuf> {
+    cached("fs_btrfs_subvolumes", RECIPE, |dir| {
+        let tree = dir.join("tree");
+        write(&tree.join("top.txt"), b"in the top level\n")?;
+        write(&tree.join("@/etc/hostname"), b"subvol-host\n")?;
+        let text: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("line {i}: the same words again and again\n").into_bytes())
+            .collect();
+        write(&tree.join("@/data/text.txt"), &text)?;
+        write(
+            &tree.join("@/data/random.bin"),
+            &pseudo_random(0xb7f5, 300_000),
+        )?;
+        let sparse = tree.join("@/data/sparse.bin");
+        write(&sparse, b"")?;
+        let f = io(&sparse, fs::OpenOptions::new().write(true).open(&sparse))?;
+        io(&sparse, f.set_len(3 << 20))?;
+        use std::os::unix::fs::FileExt;
+        io(&sparse, f.write_all_at(&text[..100_000], 1 << 20))?;
+        write(&tree.join("@/nested-sub/inner.txt"), &text[..50_000])?;
+        write(&tree.join("@home/user/notes.txt"), &text[..200_000])?;
+        let l = tree.join("@home/user/link");
+        io(&l, symlink("notes.txt", &l))?;
+        for algo in COMPRESSIONS {
+            let img = dir.join(format!("subvols-{algo}.img"));
+            let f = io(&img, fs::File::create(&img))?;
+            io(&img, f.set_len(64 << 20))?;
+            run(
+                "mkfs.btrfs",
+                &[
+                    "-q",
+                    "-L",
+                    "subvols",
+                    "--rootdir",
+                    arg(&tree)?,
+                    "--subvol",
+                    "default:@",
+                    "--subvol",
+                    "@home",
+                    "--subvol",
+                    "@/nested-sub",
+                    "--compress",
+                    algo,
+                    arg(&img)?,
+                ],
+            )?;
         }
         Ok(())
     })

@@ -1,5 +1,6 @@
-//! Btrfs driver tests against images built by `mkfs.btrfs --rootdir`
-//! (btrfs-progs 6.2) from trees written by the fixture factory.
+//! Btrfs driver tests against images built by `mkfs.btrfs --rootdir` from
+//! trees written by the fixture factory, with real subvolumes and zlib, lzo
+//! and zstd extents (`--subvol`, `--compress`).
 
 mod common;
 
@@ -16,7 +17,7 @@ fn open(path: &Path) -> DeviceRef {
     Arc::new(FileDevice::open(path, Arc::new(IoStats::default())).unwrap())
 }
 
-/// The host listing adjusted for what mkfs.btrfs 6.2 cannot carry: its
+/// The host listing adjusted for what mkfs.btrfs cannot carry: its
 /// `--rootdir` copy stores every device number as 0 (types, modes, owners and
 /// times are carried; the test asserts the device nodes are there).
 fn want_listing(tree: &Path) -> common::Listing {
@@ -141,9 +142,8 @@ fn partial_reads_match_host_bytes() {
 
 #[test]
 fn subvolumes_of_a_plain_filesystem() {
-    // mkfs.btrfs 6.2 has no --subvol (and subvolumes cannot be created
-    // without mounting), so real images here hold only the top level; the
-    // listing and the selectors are checked on that.
+    // An image without subvolumes: only the top level is listed, and
+    // selectors naming anything else are "not found".
     let dir = fs_btrfs::small().unwrap();
     let img = dir.join("small-mixed.img");
     let fs = btrfs::mount(open(&img), FsLimits::default()).unwrap();
@@ -217,4 +217,105 @@ fn limits_are_enforced() {
     let fs = btrfs::mount(open(&dir.join("btrfs.img")), limits).unwrap();
     let names = fs.lookup(fs.root(), b"names").unwrap().unwrap();
     assert_eq!(fs.read_dir(names).unwrap().len(), 6);
+}
+
+/// `(subvolume id, compression type)` pairs of the regular extents
+/// `btrfs inspect-internal dump-tree` lists in `img`: proof, independent of
+/// our reader, that the data really is compressed.
+fn compressed_extents(img: &Path) -> usize {
+    let dump = run(
+        "btrfs",
+        &["inspect-internal", "dump-tree", img.to_str().unwrap()],
+    )
+    .unwrap();
+    dump.lines()
+        .filter(|l| l.contains("compression") && !l.contains("compression 0"))
+        .count()
+}
+
+#[test]
+fn real_subvolumes_and_compressed_extents() {
+    let dir = fs_btrfs::subvolumes().unwrap();
+    let tree = dir.join("tree");
+    for algo in fs_btrfs::COMPRESSIONS {
+        let img = dir.join(format!("subvols-{algo}.img"));
+        assert!(
+            compressed_extents(&img) > 3,
+            "{algo}: no compressed extents"
+        );
+        let top =
+            btrfs::mount_subvolume(open(&img), FsLimits::default(), SubvolSelector::Id(5)).unwrap();
+        let mut subs: Vec<(String, Option<u64>)> = top
+            .subvolumes()
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.path, s.parent_id))
+            .collect();
+        subs.sort();
+        let id_of = |p: &str| {
+            top.subvolumes()
+                .unwrap()
+                .into_iter()
+                .find(|s| s.path == p)
+                .map(|s| s.id)
+                .unwrap()
+        };
+        let (at, home) = (id_of("@"), id_of("@home"));
+        assert_eq!(
+            subs,
+            [
+                ("".to_string(), None),
+                ("@".to_string(), Some(5)),
+                ("@/nested-sub".to_string(), Some(at)),
+                ("@home".to_string(), Some(5)),
+            ],
+            "{algo}"
+        );
+        // The default subvolume is @ (mkfs --subvol default:@).
+        let default = btrfs::mount(open(&img), FsLimits::default()).unwrap();
+        assert_eq!(default.subvolume_id(), at, "{algo}");
+        common::assert_same_listing(
+            &common::walk_fs(&default),
+            &common::walk_host(&tree.join("@")),
+            algo,
+        );
+        for sel in [
+            SubvolSelector::Path("@home".into()),
+            SubvolSelector::Path("/@home".into()),
+            SubvolSelector::Id(home),
+        ] {
+            let fs = btrfs::mount_subvolume(open(&img), FsLimits::default(), sel).unwrap();
+            assert_eq!(fs.subvolume_id(), home);
+            common::assert_same_listing(
+                &common::walk_fs(&fs),
+                &common::walk_host(&tree.join("@home")),
+                algo,
+            );
+        }
+        let nested = btrfs::mount_subvolume(
+            open(&img),
+            FsLimits::default(),
+            SubvolSelector::Path("@/nested-sub".into()),
+        )
+        .unwrap();
+        common::assert_same_listing(
+            &common::walk_fs(&nested),
+            &common::walk_host(&tree.join("@/nested-sub")),
+            algo,
+        );
+        // The top level: top.txt beside the subvolumes' roots.
+        let top_names: Vec<Vec<u8>> = top
+            .read_dir(top.root())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        for want in [&b"top.txt"[..], b"@", b"@home"] {
+            assert!(
+                top_names.iter().any(|n| n == want),
+                "{algo}: {:?}",
+                String::from_utf8_lossy(want)
+            );
+        }
+    }
 }
