@@ -191,3 +191,86 @@ fn ntfs_tar_out_equals_the_source_tree() {
         },
     );
 }
+
+/// `listing` with every path put under `prefix/` (its root entry dropped:
+/// a mountpoint's own attributes are compared by existence only).
+fn under(prefix: &[u8], listing: common::Listing) -> common::Listing {
+    listing
+        .into_iter()
+        .filter(|(path, _)| !path.is_empty())
+        .map(|(path, e)| {
+            let mut p = prefix.to_vec();
+            p.push(b'/');
+            p.extend_from_slice(&path);
+            (p, e)
+        })
+        .collect()
+}
+
+fn is_under(path: &[u8], dir: &[u8]) -> bool {
+    path.starts_with(dir) && path.get(dir.len()) == Some(&b'/')
+}
+
+#[test]
+fn multi_filesystem_guest_reads_through_fstab_like_one_volume() {
+    // The demo VM: ext4 root on an LV, ext4 /boot on a partition, vfat
+    // /boot/efi, ext4 /var on an LV, /home on the Btrfs subvolume @home of
+    // an LV (zstd-compressed) — the tar of / must be the source trees
+    // composed the way fstab mounts them, each mount hiding what is below.
+    let image = guestkit_fixtures::demo::demo_disk().unwrap();
+    let dir = image.parent().unwrap();
+    let mounts: [(&[u8], common::Listing); 4] = [
+        (b"boot", common::walk_host(&dir.join("boot-tree"))),
+        (b"var", common::walk_host(&dir.join("var-tree"))),
+        (b"home", common::walk_host(&dir.join("home-tree/@home"))),
+        (b"boot/efi", {
+            let mut efi = common::walk_host(&dir.join("efi-tree"));
+            efi.values_mut().for_each(fat_view);
+            efi
+        }),
+    ];
+    let mut want = common::walk_host(&dir.join("root-tree"));
+    want.remove(&Vec::new());
+    for (point, tree) in mounts {
+        want.retain(|p, _| !is_under(p, point));
+        want.extend(under(point, tree));
+    }
+    let dest = tempfile::tempdir().unwrap();
+    tar_out_into(&image, dest.path());
+    let mut got = common::walk_host(dest.path());
+    got.remove(&Vec::new());
+    // mkfs.ext4 adds lost+found to each ext4 filesystem.
+    got.retain(|p, _| !p.ends_with(b"lost+found") && !is_under(p, b"lost+found"));
+    for listing in [&mut got, &mut want] {
+        for (path, e) in listing.iter_mut() {
+            let mountpoint =
+                [&b"boot"[..], b"var", b"home", b"boot/efi"].contains(&path.as_slice());
+            // FAT keeps no directory times and mcopy stamps files with the
+            // copy time; mountpoints are the mounted roots.
+            if is_under(path, b"boot/efi") || mountpoint {
+                e.mtime = 0;
+            }
+            if mountpoint {
+                (e.mode, e.uid, e.gid) = (0, 0, 0);
+            }
+        }
+    }
+    common::assert_same_listing(&got, &want, "demo VM through its fstab");
+    assert!(got.len() >= 40, "{} entries", got.len());
+    for needle in [
+        &b"home/user/journal.txt"[..],
+        b"var/lib/dpkg/status",
+        b"boot/efi/EFI/debian/grub.cfg",
+        b"boot/grub/grub.cfg",
+        b"etc/fstab",
+    ] {
+        assert!(
+            got.contains_key(needle),
+            "{}",
+            String::from_utf8_lossy(needle)
+        );
+    }
+    // What the mounts hide is not there.
+    assert!(!got.contains_key(&b"var/lib/blob.bin"[..]));
+    assert!(!got.contains_key(&b"home/user/notes.txt"[..]));
+}

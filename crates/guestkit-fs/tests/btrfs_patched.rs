@@ -1,6 +1,7 @@
 //! Btrfs driver tests on real `mkfs.btrfs` images patched in memory:
 //! compressed extents (data compressed by real tools: python3's zlib, the
-//! zstd and lzop CLIs — mkfs.btrfs 6.2 has no `--compress`) and corrupted
+//! zstd and lzop CLIs — hand-made extents of every kind beside the ones `mkfs.btrfs --compress`
+//! writes, tested in btrfs.rs) and corrupted
 //! structures, each of which must give a typed error naming the device, the
 //! inode and what was wrong.
 
