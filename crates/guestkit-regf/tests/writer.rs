@@ -333,3 +333,43 @@ fn hivexregedit_export_matches_the_reader() {
         assert_eq!(theirs, ours, "{kind:?}");
     }
 }
+
+/// Writes small hives from the builder as fuzz seeds into
+/// `$GUESTKIT_REGF_SEEDS/regf/`.
+#[test]
+#[ignore = "writes fuzz seeds: GUESTKIT_REGF_SEEDS=../../fuzz/corpus cargo test -p guestkit-regf --test writer -- --ignored"]
+fn write_fuzz_seeds() {
+    let Some(root) = std::env::var_os("GUESTKIT_REGF_SEEDS") else {
+        eprintln!("SKIP: GUESTKIT_REGF_SEEDS is not set");
+        return;
+    };
+    let dir = std::path::Path::new(&root).join("regf");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut seeds: Vec<(String, Vec<u8>)> = Vec::new();
+    for (i, kind) in KINDS.iter().enumerate() {
+        let mut b = software();
+        b.subkey_lists(*kind).utf16_names(i % 2 == 1);
+        seeds.push((format!("software-{i}"), b.build()));
+    }
+    let mut small = HiveBuilder::new();
+    small.set_value("Select", "Current", RegValue::Dword(1));
+    small.set_value(
+        "ControlSet001\\Control\\ComputerName\\ComputerName",
+        "ComputerName",
+        RegValue::Sz("HOST".into()),
+    );
+    seeds.push(("small".into(), small.build()));
+    small
+        .subkey_lists(SubkeyListKind::Ri { per_leaf: 1 })
+        .sequence_numbers(3, 2);
+    seeds.push(("small-ri-dirty".into(), small.build()));
+    let mut big = HiveBuilder::new();
+    big.set_value("K", "big", RegValue::Binary(pattern(20_000)));
+    seeds.push(("db".into(), big.build()));
+    big.minor_version(3);
+    seeds.push(("big-v13".into(), big.build()));
+    for (name, bytes) in seeds {
+        assert!(bytes.len() <= 262_144, "{name}: {} bytes", bytes.len());
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
