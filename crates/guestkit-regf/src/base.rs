@@ -271,7 +271,7 @@ impl<'a> Hive<'a> {
         let out = || RegfError::OffsetOutOfRange { offset, context };
         let i = self.bins.partition_point(|b| b.end <= offset);
         let bin = self.bins.get(i).ok_or_else(out)?;
-        if offset < bin.start.saturating_add(HBIN_HEADER_SIZE) || offset % 4 != 0 {
+        if offset < bin.start.saturating_add(HBIN_HEADER_SIZE) || !offset.is_multiple_of(4) {
             return Err(out());
         }
         let abs = BASE_BLOCK_SIZE + offset as usize;
@@ -309,7 +309,7 @@ fn scan_bins(b: &[u8], bins_len: u32, warnings: &mut Vec<RegfError>) -> Vec<Bin>
     // Cell offsets are u32 relative to the first bin.
     let file_end = b.len().min(BASE_BLOCK_SIZE + u32::MAX as usize);
     let declared_end = BASE_BLOCK_SIZE + bins_len as usize;
-    let max = if bins_len == 0 || bins_len % 0x1000 != 0 {
+    let max = if bins_len == 0 || !bins_len.is_multiple_of(0x1000) {
         warnings.push(RegfError::BaseBlock {
             what: format!(
                 "hive bins length {bins_len:#x} is not a positive multiple of 4096; \
@@ -353,7 +353,7 @@ fn scan_bins(b: &[u8], bins_len: u32, warnings: &mut Vec<RegfError>) -> Vec<Bin>
             )));
         }
         let size = u32_at(hdr, 8).unwrap_or(0);
-        if size < 0x1000 || size % 0x1000 != 0 {
+        if size < 0x1000 || !size.is_multiple_of(0x1000) {
             warnings.push(bad(format!(
                 "size {size:#x} is not a positive multiple of 4096"
             )));
