@@ -307,8 +307,10 @@ impl<'a> Hive<'a> {
 /// there).
 fn scan_bins(b: &[u8], bins_len: u32, warnings: &mut Vec<RegfError>) -> Vec<Bin> {
     // Cell offsets are u32 relative to the first bin.
-    let file_end = b.len().min(BASE_BLOCK_SIZE + u32::MAX as usize);
-    let declared_end = BASE_BLOCK_SIZE + bins_len as usize;
+    let file_end = b
+        .len()
+        .min(BASE_BLOCK_SIZE.saturating_add(u32::MAX as usize));
+    let declared_end = BASE_BLOCK_SIZE.saturating_add(bins_len as usize);
     let max = if bins_len == 0 || !bins_len.is_multiple_of(0x1000) {
         warnings.push(RegfError::BaseBlock {
             what: format!(

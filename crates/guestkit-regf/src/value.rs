@@ -320,7 +320,8 @@ impl<'h> Value<'h> {
             ));
         }
         let list = self.hive.cell(list_off, "big data segment list")?;
-        let mut out = Vec::with_capacity(len as usize);
+        // Reserve no more than the file could hold once.
+        let mut out = Vec::with_capacity((len as usize).min(self.hive.bytes().len()));
         let mut left = len;
         for i in 0..needed {
             let seg_off = u32_at(list, i as usize * 4).ok_or_else(|| {

@@ -460,7 +460,16 @@ fn deep_nesting_is_bounded() {
     ));
     assert!(hive.open(&vec!["d"; 100].join("\\")).unwrap().is_some());
     let r = hive.open(&vec!["d"; 600].join("\\"));
-    assert!(matches!(r, Err(RegfError::Limit { what: "path depth", .. })), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(RegfError::Limit {
+                what: "path depth",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
 }
 
 /// A small deterministic mutation run (the fuzz target does the real work).
