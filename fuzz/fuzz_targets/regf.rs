@@ -45,7 +45,11 @@ fuzz_target!(|data: &[u8]| {
             WalkControl::Continue
         }
     });
-    for path in ["Select", "ControlSet001\\Control\\ComputerName\\ComputerName", "k\\K\\\\x"] {
+    for path in [
+        "Select",
+        "ControlSet001\\Control\\ComputerName\\ComputerName",
+        "k\\K\\\\x",
+    ] {
         if let Ok(Some(k)) = hive.open(path) {
             let _ = k.value("ComputerName");
             let _ = k.value("");

@@ -1,6 +1,6 @@
 //! guestkit-regf: a read-only reader of Windows registry hive files
 //! ("regf"), made for untrusted input, plus a hive builder for test
-//! fixtures ([`write`]).
+//! fixtures ([`write`](mod@write)).
 //!
 //! ```no_run
 //! # fn main() -> Result<(), guestkit_regf::RegfError> {
@@ -21,6 +21,8 @@
 //! offset, and iterators over subkeys and values yield the readable entries
 //! alongside `Err` items for the broken ones. A dirty hive (sequence numbers
 //! differ: logs not replayed) is read as it is; see [`Hive::is_dirty`].
+
+#![warn(missing_docs)]
 
 mod base;
 mod error;

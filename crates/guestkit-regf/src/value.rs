@@ -424,3 +424,93 @@ impl<'h> Iterator for Values<'h> {
         (n, Some(n))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utf16(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    #[test]
+    fn strings_stop_at_nul_and_survive_damage() {
+        let mut b = utf16("abc\0junk");
+        assert_eq!(RegValue::decode(REG_SZ, &b), RegValue::Sz("abc".into()));
+        b.push(0x41); // odd trailing byte
+        assert_eq!(RegValue::decode(REG_EXPAND_SZ, &b).as_string(), Some("abc"));
+        // An unpaired surrogate becomes U+FFFD.
+        let lone = [0x00, 0xD8, 0x41, 0x00];
+        assert_eq!(
+            RegValue::decode(REG_SZ, &lone).as_string(),
+            Some("\u{FFFD}A")
+        );
+        assert_eq!(RegValue::decode(REG_SZ, &[]).as_string(), Some(""));
+    }
+
+    #[test]
+    fn multi_sz_edges() {
+        let v = |s: &str| RegValue::decode(REG_MULTI_SZ, &utf16(s));
+        assert_eq!(
+            v("a\0bc\0\0"),
+            RegValue::MultiSz(vec!["a".into(), "bc".into()])
+        );
+        assert_eq!(v("a\0bc"), RegValue::MultiSz(vec!["a".into(), "bc".into()]));
+        assert_eq!(v("a\0\0ignored\0\0"), RegValue::MultiSz(vec!["a".into()]));
+        assert_eq!(v(""), RegValue::MultiSz(vec![]));
+    }
+
+    #[test]
+    fn numbers_need_their_bytes() {
+        assert_eq!(
+            RegValue::decode(REG_DWORD, &[1, 0, 0, 0, 9]).as_u32(),
+            Some(1)
+        );
+        assert_eq!(
+            RegValue::decode(REG_DWORD, &[1, 0]),
+            RegValue::Other {
+                kind: REG_DWORD,
+                data: vec![1, 0]
+            }
+        );
+        assert_eq!(
+            RegValue::decode(REG_DWORD_BIG_ENDIAN, &[0, 0, 1, 0]).as_u32(),
+            Some(256)
+        );
+        assert_eq!(RegValue::decode(REG_QWORD, &[1; 7]).as_u64(), None);
+        assert_eq!(
+            RegValue::decode(REG_QWORD, &[0, 0, 0, 0, 1, 0, 0, 0]).as_u64(),
+            Some(1 << 32)
+        );
+        assert_eq!(RegValue::decode(REG_NONE, &[]), RegValue::None);
+        assert_eq!(RegValue::decode(REG_NONE, &[7]).kind(), REG_NONE);
+        assert_eq!(RegValue::decode(0xFFFF, &[7]).kind(), 0xFFFF);
+    }
+
+    #[test]
+    fn to_bytes_round_trips() {
+        for v in [
+            RegValue::Sz("x ✓".into()),
+            RegValue::MultiSz(vec!["a".into(), "b".into()]),
+            RegValue::Dword(7),
+            RegValue::DwordBigEndian(7),
+            RegValue::Qword(u64::MAX),
+            RegValue::Binary(vec![1, 2, 3]),
+            RegValue::None,
+        ] {
+            assert_eq!(RegValue::decode(v.kind(), &v.to_bytes()), v);
+        }
+    }
+
+    #[test]
+    fn filetime_and_names() {
+        use crate::base::FileTime;
+        use crate::util::eq_ignore_case;
+        assert_eq!(FileTime(116_444_736_000_000_000).unix_seconds(), 0);
+        assert_eq!(FileTime(0).unix_seconds(), -11_644_473_600);
+        assert_eq!(FileTime::from_unix_seconds(i64::MIN), FileTime(0));
+        assert!(eq_ignore_case("ControlSet001", "CONTROLSET001"));
+        assert!(eq_ignore_case("ärger", "ÄRGER"));
+        assert!(!eq_ignore_case("abc", "abd"));
+    }
+}
