@@ -26,6 +26,11 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "mtools",
     "ntfs-3g",
     "mdadm",
+    "lzop",
+    "zstd",
+    "wimtools",
+    "libhivex-bin",
+    "libwin-hivex-perl",
 ];
 
 /// Commands whose presence says the packages above are installed.
@@ -38,6 +43,15 @@ const REQUIRED_COMMANDS: &[&str] = &[
     "mkswap",
     "cryptsetup",
     "mdadm",
+    "mkfs.xfs",
+    "mkfs.btrfs",
+    "mkntfs",
+    "mcopy",
+    "lzop",
+    "zstd",
+    "wimapply",
+    "hivexget",
+    "hivexregedit",
 ];
 
 fn main() -> Result<()> {
