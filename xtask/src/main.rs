@@ -210,6 +210,10 @@ const RECIPES: &[Recipe] = &[
         Ok(vec![dir.join("md0.raw"), dir.join("md1.raw")])
     }),
     ("demo", || Ok(vec![guestkit_fixtures::demo::demo_disk()?])),
+    ("windows-guest", || {
+        let (raw, qcow2) = guestkit_fixtures::windows::windows_guest()?;
+        Ok(vec![raw, qcow2])
+    }),
 ];
 
 fn fixtures() -> Result<()> {

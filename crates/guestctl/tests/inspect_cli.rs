@@ -206,3 +206,77 @@ fn a_plain_directory_is_inspected_like_an_image() {
     assert_eq!(os["packages"]["database"], "apk");
     assert_eq!(os["packages"]["count"], 2);
 }
+
+#[test]
+fn windows_guest_reports_product_version_hostname_and_applications() {
+    use guestkit_fixtures::windows;
+    let (raw, qcow2) = windows::windows_guest().expect("windows fixture");
+    for image in [raw, qcow2] {
+        let image = image.display().to_string();
+        let out = stdout(&guestctl(&["inspect", "--format", "json", &image]));
+        let report: Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(report["warnings"], Value::Array(vec![]), "{image}");
+        let os = &report["operating_systems"][0];
+        assert_eq!(os["root"], "disk0p1");
+        assert_eq!(os["type"], "windows");
+        assert_eq!(os["distro"], "windows");
+        assert_eq!(os["product_name"], "Windows Server 2022 Datacenter");
+        assert_eq!(
+            os["pretty_name"],
+            "Windows Server 2022 Datacenter (ServerDatacenter)"
+        );
+        assert_eq!(os["product_variant"], "Server");
+        assert_eq!(
+            (os["version_major"].as_u64(), os["version_minor"].as_u64()),
+            (Some(10), Some(0))
+        );
+        assert_eq!(os["build_id"], "20348");
+        assert_eq!(os["osinfo"], "win2k22");
+        assert_eq!(os["hostname"], windows::HOSTNAME);
+        assert_eq!(os["arch"], "x86_64");
+        assert_eq!(os["windows"]["system_root"], "/Windows");
+        let c = &os["windows"]["drive_mappings"][0];
+        assert_eq!(
+            (c["letter"].as_str(), c["device"].as_str()),
+            (Some("C:"), Some("mbr:5eed2022:1048576"))
+        );
+        let apps = &os["packages"];
+        assert_eq!(apps["database"], "windows-uninstall");
+        let mut want: Vec<(&str, &str, &str)> = windows::APPS_64
+            .iter()
+            .map(|a| (a.1.trim(), a.2, "native"))
+            .chain(windows::APPS_32.iter().map(|a| (a.1.trim(), a.2, "x86")))
+            .collect();
+        want.sort();
+        let got: Vec<(&str, &str, &str)> = apps["packages"]
+            .as_array()
+            .expect("apps")
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap_or(""),
+                    p["version"].as_str().unwrap_or(""),
+                    p["arch"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "{image}");
+        let seven = apps["packages"]
+            .as_array()
+            .expect("apps")
+            .iter()
+            .find(|p| p["source_name"] == "7-Zip")
+            .expect("7-Zip");
+        assert_eq!(seven["vendor"], "Igor Pavlov");
+        assert_eq!(seven["installed_size"], 2048 * 1024);
+        let xml = stdout(&guestctl(&["inspect", "--format", "xml", &image]));
+        for want in [
+            "<name>windows</name>",
+            "<product_name>Windows Server 2022 Datacenter</product_name>",
+            "<osinfo>win2k22</osinfo>",
+            "<name>7-Zip 23.01 (x64)</name>",
+        ] {
+            assert!(xml.contains(want), "{want} in {xml}");
+        }
+    }
+}

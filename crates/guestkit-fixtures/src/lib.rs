@@ -20,6 +20,7 @@ pub mod lvm;
 pub mod md;
 pub mod tools;
 pub mod tree;
+pub mod windows;
 
 pub use cache::{cached, fixtures_root, workspace_root};
 

@@ -258,7 +258,9 @@ pub fn open_guest(disks: &[DeviceRef], disk_limits: &Limits, limits: &FsLimits) 
             entries
         }
         Err(e) => {
-            if os_root {
+            // Windows (and other roots without /etc) has no fstab to miss.
+            let unix_root = tree.metadata(b"/etc").is_ok();
+            if os_root && unix_root {
                 warnings.push(format!("/etc/fstab: {e}"));
             }
             Vec::new()

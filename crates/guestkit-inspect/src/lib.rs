@@ -7,6 +7,7 @@ pub mod files;
 pub mod os;
 pub mod packages;
 pub mod report;
+pub mod windows;
 pub mod xml;
 
 use std::time::Instant;
@@ -16,7 +17,8 @@ use guestkit_fs::GuestTree;
 
 pub use files::GuestFiles;
 pub use report::{
-    FilesystemEntry, Mountpoint, OsInfo, OsReport, PackageList, Report, Warning, SCHEMA_VERSION,
+    FilesystemEntry, Mountpoint, OsInfo, OsReport, PackageList, Report, Warning, WindowsReport,
+    SCHEMA_VERSION,
 };
 
 /// The report's optional sections.
@@ -70,18 +72,23 @@ pub fn inspect_root(
     let files = GuestFiles::new(tree);
     let mut timings = Vec::new();
     let t = Instant::now();
-    let os = if files.is_dir("/Windows") || files.is_dir("/WINDOWS") {
-        OsInfo {
-            os_type: "windows".into(),
-            distro: Some("windows".into()),
-            ..OsInfo::default()
-        }
+    let want_packages = options.sections.contains(&Section::Packages);
+    let mut packages = None;
+    let mut windows = None;
+    let os = if windows::system_root(&files).is_some() {
+        let facts = windows::inspect(&files, want_packages);
+        packages = facts.applications.clone();
+        let info = facts.info.clone();
+        windows = Some(WindowsReport {
+            system_root: facts.system_root,
+            drive_mappings: facts.drive_mappings,
+        });
+        info
     } else {
         os::inspect_linux(&files)
     };
     timings.push(("os".to_string(), ms_since(t)));
-    let mut packages = None;
-    if options.sections.contains(&Section::Packages) {
+    if want_packages && windows.is_none() {
         let t = Instant::now();
         packages = packages::inspect(&files);
         timings.push(("packages".to_string(), ms_since(t)));
@@ -99,6 +106,7 @@ pub fn inspect_root(
         os,
         mountpoints,
         filesystems: Vec::new(),
+        windows,
         packages,
         timings_ms: timings,
     };

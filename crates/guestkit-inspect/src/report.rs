@@ -31,6 +31,9 @@ pub struct OsReport {
     pub mountpoints: Vec<Mountpoint>,
     /// The VM's filesystems (every probed volume holding one).
     pub filesystems: Vec<FilesystemEntry>,
+    /// Windows specifics, for a Windows root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowsReport>,
     /// Installed packages, when the packages section was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packages: Option<PackageList>,
@@ -43,6 +46,15 @@ pub struct OsReport {
 pub struct Mountpoint {
     pub path: String,
     pub device: String,
+}
+
+/// What only a Windows root has.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct WindowsReport {
+    /// `/Windows` (as found in the guest).
+    pub system_root: Option<String>,
+    /// Drive letters from the SYSTEM hive's `MountedDevices`.
+    pub drive_mappings: Vec<crate::windows::DriveMapping>,
 }
 
 /// A filesystem of the VM, as probed.

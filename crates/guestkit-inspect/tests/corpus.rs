@@ -368,3 +368,44 @@ fn pacman_desc_files() {
     }
     assert_eq!(checked, 3);
 }
+
+#[test]
+fn windows_system_hives() {
+    let Some((dir, files)) = corpus_files() else {
+        return;
+    };
+    let mut checked = 0;
+    for f in files.iter().filter(|f| f.kind == "windows-hive-system") {
+        let (report, warnings) = inspect_with_warnings(&dir, &[f]);
+        for w in &warnings {
+            // The Windows 10 hive was copied from a running system.
+            assert!(w.message.contains("the hive is dirty"), "{}: {w}", f.path);
+        }
+        let os = &report.os;
+        let e = &f.expected;
+        assert_eq!(os.os_type, "windows");
+        assert_eq!(
+            os.hostname.as_deref(),
+            str_field(e, "tcpip_hostname"),
+            "{}",
+            f.path
+        );
+        let arch = match str_field(e, "processor_architecture") {
+            Some("AMD64") => "x86_64",
+            Some("x86") => "i386",
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(os.arch.as_deref(), Some(arch), "{}", f.path);
+        assert_eq!(str_field(e, "product_type"), Some("WinNT"));
+        assert_eq!(os.product_variant.as_deref(), Some("Client"), "{}", f.path);
+        let win = report.windows.as_ref().expect("windows facts");
+        assert_eq!(win.system_root.as_deref(), Some("/Windows"));
+        assert!(
+            win.drive_mappings.iter().any(|m| m.letter == "C:"),
+            "{:?}",
+            win.drive_mappings
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 2);
+}
