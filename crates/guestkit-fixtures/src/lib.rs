@@ -10,6 +10,7 @@
 pub mod bench;
 pub mod cache;
 pub mod corpus;
+pub mod debian;
 pub mod demo;
 pub mod disks;
 pub mod formats;
