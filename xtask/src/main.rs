@@ -31,6 +31,7 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "wimtools",
     "libhivex-bin",
     "libwin-hivex-perl",
+    "mmdebstrap",
 ];
 
 /// Commands whose presence says the packages above are installed.
@@ -52,6 +53,7 @@ const REQUIRED_COMMANDS: &[&str] = &[
     "wimapply",
     "hivexget",
     "hivexregedit",
+    "mmdebstrap",
 ];
 
 fn main() -> Result<()> {
@@ -210,6 +212,12 @@ const RECIPES: &[Recipe] = &[
         Ok(vec![dir.join("md0.raw"), dir.join("md1.raw")])
     }),
     ("demo", || Ok(vec![guestkit_fixtures::demo::demo_disk()?])),
+    ("debian-images", || {
+        Ok(guestkit_fixtures::debian_images::debian_images()?
+            .into_iter()
+            .map(|i| i.path)
+            .collect())
+    }),
     ("windows-guest", || {
         let (raw, qcow2) = guestkit_fixtures::windows::windows_guest()?;
         Ok(vec![raw, qcow2])

@@ -34,7 +34,7 @@ pub struct InspectArgs {
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
     /// Optional sections to include, comma-separated (default: all):
-    /// packages.
+    /// packages, storage, databases, system.
     #[arg(long, value_delimiter = ',')]
     pub sections: Option<Vec<String>>,
     #[command(flatten)]
@@ -55,7 +55,10 @@ fn options(args: &InspectArgs) -> Result<InspectOptions> {
             }
         }
     }
-    Ok(InspectOptions { sections })
+    Ok(InspectOptions {
+        sections,
+        ..InspectOptions::default()
+    })
 }
 
 /// Runs `guestctl inspect`.

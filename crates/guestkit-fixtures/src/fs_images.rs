@@ -15,7 +15,7 @@ use crate::{cached, FixtureError, Result};
 const MIB: u64 = 1 << 20;
 /// Size of each filesystem (mkfs.xfs -p fails, with a misleading message,
 /// when the tree does not fit with room to spare in 512 MiB).
-const FS_SIZE: u64 = 1024 * MIB;
+pub(crate) const FS_SIZE: u64 = 1024 * MIB;
 /// Where the filesystem starts on the MBR and GPT disks (and the LVM data area).
 const START: u64 = MIB;
 
@@ -80,7 +80,7 @@ impl FsKind {
     }
 
     /// Builds the filesystem image `img` (already sized) from `tree`.
-    fn mkfs(self, tree: &Path, img: &Path) -> Result<()> {
+    pub(crate) fn mkfs(self, tree: &Path, img: &Path) -> Result<()> {
         match self {
             FsKind::Ext4 => run(
                 "mkfs.ext4",
@@ -224,6 +224,15 @@ pub fn acceptance_set(kind: FsKind) -> Result<AcceptanceSet> {
 /// types, modes (setuid/setgid, not sticky), owners, file contents, link
 /// targets and device numbers.
 pub fn xfs_protofile(root: &Path) -> Result<String> {
+    let (proto, skipped) = xfs_protofile_skipping(root, false)?;
+    debug_assert!(skipped.is_empty());
+    Ok(proto)
+}
+
+/// Like [`xfs_protofile`]; with `skip` set, entries a protofile cannot
+/// name (whitespace, `:`, `$` in the name or link target) are left out and
+/// returned (relative to `root`) instead of failing.
+pub fn xfs_protofile_skipping(root: &Path, skip: bool) -> Result<(String, Vec<PathBuf>)> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     fn mode(md: &fs::Metadata, kind: char) -> String {
         let m = md.mode();
@@ -244,20 +253,32 @@ pub fn xfs_protofile(root: &Path) -> Result<String> {
         }
         Ok(s)
     }
-    fn dir(out: &mut String, path: &Path) -> Result<()> {
+    fn writable(p: &Path) -> bool {
+        let name_ok = token(Path::new(p.file_name().unwrap_or_default())).is_ok();
+        let target_ok = fs::read_link(p).map(|t| token(&t).is_ok()).unwrap_or(true);
+        name_ok && target_ok && token(p).is_ok()
+    }
+    fn dir(out: &mut String, path: &Path, skip: Option<&mut Vec<PathBuf>>) -> Result<()> {
+        let mut skipped = skip;
         let mut entries: Vec<PathBuf> = fs::read_dir(path)
             .map_err(|e| FixtureError::io(path, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
         entries.sort();
         for p in entries {
+            if let Some(list) = skipped.as_deref_mut() {
+                if !writable(&p) {
+                    list.push(p.clone());
+                    continue;
+                }
+            }
             let md = fs::symlink_metadata(&p).map_err(|e| FixtureError::io(&p, e))?;
             let name = token(Path::new(p.file_name().unwrap_or_default()))?;
             let (uid, gid) = (md.uid(), md.gid());
             let ft = md.file_type();
             if ft.is_dir() {
                 out.push_str(&format!("{name} {} {uid} {gid}\n", mode(&md, 'd')));
-                dir(out, &p)?;
+                dir(out, &p, skipped.as_deref_mut())?;
                 out.push_str("$\n");
             } else if ft.is_symlink() {
                 let target = fs::read_link(&p).map_err(|e| FixtureError::io(&p, e))?;
@@ -294,9 +315,14 @@ pub fn xfs_protofile(root: &Path) -> Result<String> {
         md.uid(),
         md.gid()
     );
-    dir(&mut out, root)?;
+    let mut skipped = Vec::new();
+    dir(&mut out, root, skip.then_some(&mut skipped))?;
     out.push_str("$\n");
-    Ok(out)
+    let skipped = skipped
+        .into_iter()
+        .map(|p| p.strip_prefix(root).map(Path::to_path_buf).unwrap_or(p))
+        .collect();
+    Ok((out, skipped))
 }
 
 /// The NTFS acceptance tree: ntfscp, the only rootless writer, copies files
@@ -338,7 +364,7 @@ pub fn write_flat_tree(tree: &Path) -> Result<()> {
 }
 
 /// Fails when mkfs grew the image beyond the partition it goes into.
-fn check_fits(img: &Path) -> Result<()> {
+pub(crate) fn check_fits(img: &Path) -> Result<()> {
     let len = fs::metadata(img)
         .map_err(|e| FixtureError::io(img, e))?
         .len();
@@ -354,7 +380,7 @@ fn check_fits(img: &Path) -> Result<()> {
     Ok(())
 }
 
-fn build_disk(layout: Layout, fs_img: &Path, disk: &Path) -> Result<()> {
+pub(crate) fn build_disk(layout: Layout, fs_img: &Path, disk: &Path) -> Result<()> {
     let size = FS_SIZE + 2 * MIB;
     sparse_file(disk, size)?;
     let sectors = FS_SIZE / 512;

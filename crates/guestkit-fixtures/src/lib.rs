@@ -11,6 +11,7 @@ pub mod bench;
 pub mod cache;
 pub mod corpus;
 pub mod debian;
+pub mod debian_images;
 pub mod demo;
 pub mod disks;
 pub mod formats;

@@ -37,6 +37,12 @@ pub struct OsReport {
     /// Installed packages, when the packages section was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packages: Option<PackageList>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<crate::storage::StorageSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub databases: Option<Vec<crate::databases::DatabaseServer>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<crate::system::SystemSection>,
     /// Milliseconds each section took.
     pub timings_ms: Vec<(String, f64)>,
 }

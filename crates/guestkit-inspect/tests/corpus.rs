@@ -29,7 +29,7 @@ fn inspect_with_warnings(
     place(dir, files, tmp.path()).expect("placing corpus files");
     let fs = HostDirFs::open(tmp.path(), FsLimits::default()).expect("host dir");
     let tree = GuestTree::new(Arc::new(fs), "corpus", FsLimits::default());
-    inspect_root(&tree, "corpus", &InspectOptions::default())
+    inspect_root(&tree, "corpus", None, &InspectOptions::default())
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
