@@ -11,6 +11,7 @@ pub mod options;
 pub mod os;
 pub mod packages;
 pub mod report;
+pub mod security;
 pub mod storage;
 pub mod system;
 pub mod windows;

@@ -205,3 +205,68 @@ fn the_debian_guest_reads_the_same_from_every_image() {
         }
     }
 }
+
+#[test]
+fn debian_guest_security_posture() {
+    use guestkit_inspect::security::{audit, filescan, firewall, mac};
+    use guestkit_inspect::GuestFiles;
+    let root = debian::debian_tree().unwrap();
+    let fs = HostDirFs::open(&root, FsLimits::default()).unwrap();
+    let tree = GuestTree::new(Arc::new(fs), "debian", FsLimits::default());
+    let files = GuestFiles::new(&tree);
+    // What systemctl would call enabled: a link in a .wants directory.
+    let wants = root.join("etc/systemd/system");
+    let enabled = |unit: &str| {
+        std::fs::read_dir(&wants)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|d| d.path().join(unit).symlink_metadata().is_ok())
+    };
+    let fws = firewall::firewalls(&files, &enabled);
+    let nft = fws.iter().find(|f| f.kind == "nftables").expect("nftables");
+    assert!(nft.enabled && nft.installed);
+    assert_eq!(nft.config.as_deref(), Some("/etc/nftables.conf"));
+    assert_eq!(nft.rules, Some(0), "Debian's default ruleset has no rules");
+    assert_eq!(fws.len(), 1, "{fws:?}");
+
+    let aa = mac::apparmor(&files, Some(enabled("apparmor.service")), None);
+    assert!(aa.installed && aa.enabled, "{aa:?}");
+    let profiles = std::fs::read_dir(root.join("etc/apparmor.d"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_type().unwrap().is_file())
+        .count();
+    assert_eq!(aa.profiles, profiles);
+    assert!(!mac::selinux(&files, None).configured);
+    let au = audit::auditd(&files, &enabled);
+    assert!(!au.installed);
+
+    // setuid/setgid files against find(1) on the same tree.
+    let scan = filescan::scan(&files, filescan::ScanLimits::default(), &|uid| {
+        uid < 65534 || uid == 65534
+    });
+    assert!(!scan.truncated);
+    assert!(files.take_warnings().is_empty());
+    let find = |perm: &str| -> BTreeSet<String> {
+        let out = Command::new("find")
+            .arg(&root)
+            .args(["-xdev", "-type", "f", "-perm", perm, "-printf", "/%P\n"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let got = |list: &[filescan::ScannedFile]| -> BTreeSet<String> {
+        list.iter().map(|f| f.path.clone()).collect()
+    };
+    let suid = find("-4000");
+    assert!(
+        suid.contains("/usr/bin/sudo") && suid.contains("/usr/bin/passwd"),
+        "{suid:?}"
+    );
+    assert_eq!(got(&scan.setuid), suid);
+    assert_eq!(got(&scan.setgid), find("-2000"));
+    assert_eq!(scan.world_writable_dirs, []);
+}
