@@ -115,10 +115,8 @@ pub fn scan(files: &GuestFiles, limits: ScanLimits, known_uid: &dyn Fn(u32) -> b
                         push(&mut out.world_writable_files, &limits, truncated, f());
                     }
                 }
-                FileType::Directory => {
-                    if md.mode & 0o002 != 0 && md.mode & 0o1000 == 0 {
-                        push(&mut out.world_writable_dirs, &limits, truncated, f());
-                    }
+                FileType::Directory if md.mode & 0o002 != 0 && md.mode & 0o1000 == 0 => {
+                    push(&mut out.world_writable_dirs, &limits, truncated, f());
                 }
                 _ => {}
             }
