@@ -241,8 +241,13 @@ fn debian_guest_security_posture() {
     assert!(!au.installed);
 
     // setuid/setgid files against find(1) on the same tree.
+    let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
+    let uids: BTreeSet<u32> = passwd
+        .lines()
+        .filter_map(|l| l.split(':').nth(2)?.parse().ok())
+        .collect();
     let scan = filescan::scan(&files, filescan::ScanLimits::default(), &|uid| {
-        uid < 65534 || uid == 65534
+        uids.contains(&uid)
     });
     assert!(!scan.truncated);
     assert!(files.take_warnings().is_empty());
@@ -269,4 +274,6 @@ fn debian_guest_security_posture() {
     assert_eq!(got(&scan.setuid), suid);
     assert_eq!(got(&scan.setgid), find("-2000"));
     assert_eq!(scan.world_writable_dirs, []);
+    assert_eq!(scan.unowned, [], "every file belongs to a passwd user");
+    assert!(scan.entries_scanned > 10_000, "{}", scan.entries_scanned);
 }
