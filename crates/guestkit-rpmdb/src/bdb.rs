@@ -341,7 +341,7 @@ fn read_overflow(
                 format!("overflow page holds {used} bytes, but {remaining} of the record's {total} remain"),
             ));
         }
-        let end = db.overhead.checked_add(used).unwrap_or(usize::MAX);
+        let end = db.overhead.saturating_add(used);
         let chunk = page.get(db.overhead..end).ok_or_else(|| {
             db.err(
                 pgno,

@@ -23,6 +23,8 @@ mod error;
 mod header;
 mod ndb;
 mod sqlite;
+#[cfg(test)]
+mod tests;
 
 pub use bdb::read_bdb;
 pub use error::{RecordWarning, RpmError};
