@@ -154,7 +154,7 @@ fn open<'a>(bytes: &'a [u8], list: &mut PackageList) -> Result<Db<'a>, RpmError>
     };
     let last_pgno = field(32)?;
     let announced = u64::from(last_pgno) + 1;
-    let present = u64_of(bytes.len() / page_size);
+    let present = u64_of(bytes.len().checked_div(page_size).unwrap_or(0));
     if present < announced {
         list.warn(
             "bdb metadata".into(),
@@ -198,7 +198,14 @@ fn read_hash_page(
     let index_end = index_end.unwrap_or(db.page_size);
     // Item extents: item i runs from inp[i] up to inp[i-1] (page end for i = 0).
     let item = |i: usize| -> Result<&[u8], RpmError> {
-        let at = |k: usize| u16_at(page, db.overhead + 2 * k, db.endian).map(usize::from);
+        let at = |k: usize| {
+            u16_at(
+                page,
+                db.overhead.saturating_add(k.saturating_mul(2)),
+                db.endian,
+            )
+            .map(usize::from)
+        };
         let start = at(i).ok_or_else(|| db.err(pgno, format!("item {i} index entry missing")))?;
         let end = match i.checked_sub(1) {
             None => db.page_size,
@@ -224,7 +231,9 @@ fn read_hash_page(
     };
 
     for pair in 0..entries / 2 {
-        let (ki, di) = (2 * pair, 2 * pair + 1);
+        // pair < 32768: no overflow, saturating only to say so.
+        let ki = pair.saturating_mul(2);
+        let di = ki.saturating_add(1);
         let key = match item(ki) {
             Ok(k) => k,
             Err(e) => {

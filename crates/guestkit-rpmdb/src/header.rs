@@ -98,7 +98,10 @@ pub fn parse_header_with_limits(blob: &[u8], limits: &Limits) -> Result<RpmPacka
     let entries = u32_at(blob, 0, Endian::Big).ok_or(too_short.clone())?;
     let data_len = u32_at(blob, 4, Endian::Big).ok_or(too_short)?;
     let index_bytes = u64::from(entries) * 16;
-    let needed = 8 + index_bytes + u64::from(data_len);
+    // At most 8 + 16 × 2^32 + 2^32: far from u64 overflow.
+    let needed = index_bytes
+        .saturating_add(8)
+        .saturating_add(u64::from(data_len));
     if entries > MAX_INDEX_ENTRIES
         || needed > u64::try_from(limits.max_header_bytes).unwrap_or(u64::MAX)
     {
@@ -116,7 +119,7 @@ pub fn parse_header_with_limits(blob: &[u8], limits: &Limits) -> Result<RpmPacka
         len: blob.len(),
     };
     // Both fit in usize: needed <= max_header_bytes, which is a usize.
-    let index_end = usize::try_from(8 + index_bytes).map_err(|_| truncated())?;
+    let index_end = usize::try_from(index_bytes.saturating_add(8)).map_err(|_| truncated())?;
     let data_end = usize::try_from(needed).map_err(|_| truncated())?;
     let index = blob.get(8..index_end).ok_or_else(truncated)?;
     let data = blob.get(index_end..data_end).ok_or_else(truncated)?;

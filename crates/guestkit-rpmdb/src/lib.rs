@@ -17,6 +17,18 @@
 //! a damaged record is skipped with a [`RecordWarning`] while the rest is
 //! still read.
 
+// Guest files are untrusted: no panicking shortcuts outside the tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 mod bdb;
 mod bytes;
 mod error;

@@ -72,9 +72,9 @@ pub fn read_ndb(bytes: &[u8], limits: &Limits) -> Result<PackageList, RpmError> 
     let first_slot = HEADER_SLOTS;
     let total_slots = slot_area / SLOT_SIZE;
     for slot in first_slot..total_slots {
-        let off = slot * SLOT_SIZE;
+        let off = slot.saturating_mul(SLOT_SIZE);
         let slot_no = u32::try_from(slot).unwrap_or(u32::MAX);
-        let Some(raw) = bytes.get(off..off + SLOT_SIZE) else {
+        let Some(raw) = bytes.get(off..off.saturating_add(SLOT_SIZE)) else {
             break;
         };
         let word = |at: usize| u32_at(raw, at, Endian::Little).unwrap_or(0);
@@ -120,7 +120,8 @@ fn blob<'a>(
     limits: &Limits,
 ) -> Result<&'a [u8], RpmError> {
     let start = u64::from(blkoff) * BLOCK_SIZE;
-    let end = start + u64::from(blkcnt) * BLOCK_SIZE;
+    // Both below 2^36: no u64 overflow.
+    let end = start.saturating_add(u64::from(blkcnt).saturating_mul(BLOCK_SIZE));
     let file_len = bytes.len();
     if end > u64_of(file_len) {
         return Err(RpmError::NdbSlotPastEof {
@@ -189,6 +190,6 @@ fn blob<'a>(
             "blob tail lacks the 'BlbE' magic or disagrees on the blob length",
         ));
     }
-    area.get(BLOB_HEAD..BLOB_HEAD + len)
+    area.get(BLOB_HEAD..BLOB_HEAD.saturating_add(len))
         .ok_or_else(|| ndb_err(u64_of(start), "blob data outside its blocks"))
 }
