@@ -191,3 +191,90 @@ fn corpus_extra_fields_are_decoded() {
     assert_eq!(json["name"], "hello");
     assert_eq!(json["epoch"], 1);
 }
+
+fn corpus_bytes(dir: &Path, rel: &str) -> Vec<u8> {
+    std::fs::read(dir.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// A real RHEL 8 Berkeley DB whose overflow chain is bent back on itself.
+#[test]
+fn corpus_bdb_with_overflow_loop() {
+    let Some(dir) = corpus_dir() else { return };
+    let mut db = corpus_bytes(&dir, "rpm/el8-libuuid/Packages");
+    let ps = le32(&db, 20) as usize;
+    // Find the off-page data item (kind 3) on the hash page.
+    let (start, len) = (1..db.len() / ps)
+        .filter(|p| matches!(db[p * ps + 25], 2 | 13))
+        .find_map(|p| {
+            let page = &db[p * ps..(p + 1) * ps];
+            let n = u16::from_le_bytes([page[20], page[21]]) as usize;
+            (0..n).find_map(|i| {
+                let off = u16::from_le_bytes([page[26 + 2 * i], page[27 + 2 * i]]) as usize;
+                (page[off] == 3).then(|| (le32(page, off + 4), le32(page, off + 8)))
+            })
+        })
+        .expect("an off-page item");
+    let mut last = start as usize;
+    while le32(&db, last * ps + 16) != 0 {
+        last = le32(&db, last * ps + 16) as usize;
+    }
+    assert_ne!(
+        last, start as usize,
+        "the header spans several overflow pages"
+    );
+    db[last * ps + 16..last * ps + 20].copy_from_slice(&start.to_le_bytes());
+    // One byte fewer on the last page: the record is not complete there, so
+    // the reader follows the bent link and must notice the loop.
+    let used = u16::from_le_bytes([db[last * ps + 22], db[last * ps + 23]]);
+    db[last * ps + 22..last * ps + 24].copy_from_slice(&(used - 1).to_le_bytes());
+    let list = read_database(DbKind::Bdb, &db).expect("read");
+    assert!(list.packages.is_empty());
+    assert_eq!(list.warnings.len(), 1, "{:?}", list.warnings);
+    assert_eq!(
+        list.warnings[0].error,
+        guestkit_rpmdb::RpmError::BdbOverflowLoop { start, page: start },
+        "{} (record of {len} bytes)",
+        list.warnings[0]
+    );
+}
+
+/// The real SLE 15 ndb database with one slot pointing past the end of the file.
+#[test]
+fn corpus_ndb_with_slot_past_eof() {
+    let Some(dir) = corpus_dir() else { return };
+    let mut db = corpus_bytes(&dir, "rpm/sle15-bci/Packages.db");
+    // Slot 5 (the fourth package slot): its first block becomes the file's last.
+    let last_block = (db.len() / 16 - 1) as u32;
+    db[5 * 16 + 8..5 * 16 + 12].copy_from_slice(&last_block.to_le_bytes());
+    let list = read_database(DbKind::Ndb, &db).expect("read");
+    assert_eq!(list.packages.len(), 34, "every other package is still read");
+    assert_eq!(list.warnings.len(), 1);
+    assert!(
+        matches!(
+            list.warnings[0].error,
+            guestkit_rpmdb::RpmError::NdbSlotPastEof { slot: 5, .. }
+        ),
+        "{}",
+        list.warnings[0]
+    );
+}
+
+/// The real CBL-Mariner SQLite database cut in half.
+#[test]
+fn corpus_sqlite_truncated() {
+    let Some(dir) = corpus_dir() else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let copy = tmp.path().join("rpmdb.sqlite");
+    std::fs::copy(dir.join("rpm/cbl-mariner-2.0/rpmdb.sqlite"), &copy).expect("copy");
+    let db = std::fs::read(&copy).expect("read copy");
+    let err = read_database(DbKind::Sqlite, &db[..db.len() / 2]).expect_err("truncated");
+    assert!(
+        matches!(err, guestkit_rpmdb::RpmError::Sqlite { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().starts_with("rpm sqlite: "), "{err}");
+}
