@@ -31,6 +31,11 @@ fn err(what: &str, e: rusqlite::Error) -> RpmError {
 /// A row whose blob is not a valid header is skipped with a warning naming
 /// its `hnum`; a file SQLite cannot open or scan (corrupt b-tree, truncated
 /// file) is an error.
+///
+/// Only the main database file is read. rpm checkpoints its write-ahead log
+/// when it closes the database, so a cleanly shut-down guest has everything
+/// there; transactions still sitting in a guest's `rpmdb.sqlite-wal` (an
+/// image taken from a running system) are not seen.
 pub fn read_sqlite(bytes: &[u8], limits: &Limits) -> Result<PackageList, RpmError> {
     limits.check_db_size(LAYER, bytes.len())?;
     if !bytes.starts_with(SQLITE_MAGIC) {
