@@ -409,3 +409,58 @@ fn windows_system_hives() {
     }
     assert_eq!(checked, 2);
 }
+
+#[test]
+fn rpm_databases_in_every_format() {
+    let Some((dir, files)) = corpus_files() else {
+        return;
+    };
+    let mut checked = 0;
+    for f in &files {
+        let guest_path = match f.kind.as_str() {
+            "rpm-sqlite" => "usr/lib/sysimage/rpm/rpmdb.sqlite",
+            "rpm-ndb" => "usr/lib/sysimage/rpm/Packages.db",
+            "rpm-bdb" => "var/lib/rpm/Packages",
+            _ => continue,
+        };
+        let mut placed = f.clone();
+        placed.guest_path = Some(guest_path.into());
+        let report = inspect_files(&dir, &[&placed]);
+        let list = report.packages.as_ref().expect("packages");
+        assert_eq!(list.database, f.kind, "{}", f.path);
+        assert_eq!(list.path, format!("/{guest_path}"));
+        let e = &f.expected;
+        assert_eq!(
+            list.count as u64,
+            e["count"].as_u64().expect("count"),
+            "{}",
+            f.path
+        );
+        for s in e["sample"].as_array().expect("sample") {
+            let name = str_field(s, "name").expect("name");
+            let p = list.packages.iter().find(|p| p.name == name).expect(name);
+            assert_eq!(
+                u64::from(p.epoch.unwrap_or(0)),
+                s["epoch"].as_u64().expect("epoch"),
+                "{name}"
+            );
+            assert_eq!(Some(p.version.as_str()), str_field(s, "version"), "{name}");
+            assert_eq!(p.release.as_deref(), str_field(s, "release"), "{name}");
+            assert_eq!(p.arch.as_deref(), str_field(s, "arch"), "{name}");
+            let srpm = format!(
+                "{}-{}.src.rpm",
+                p.source_name.as_deref().unwrap_or(""),
+                p.source_version.as_deref().unwrap_or("")
+            );
+            assert_eq!(Some(srpm.as_str()), str_field(s, "sourcerpm"), "{name}");
+        }
+        if let Some(all) = e.get("all_names").and_then(Value::as_array) {
+            let mut want: Vec<&str> = all.iter().filter_map(Value::as_str).collect();
+            want.sort();
+            let got: Vec<&str> = list.packages.iter().map(|p| p.name.as_str()).collect();
+            assert_eq!(got, want, "{}", f.path);
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 5);
+}

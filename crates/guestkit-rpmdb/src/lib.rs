@@ -34,6 +34,7 @@ mod bytes;
 mod error;
 mod header;
 mod ndb;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(test)]
 mod tests;
@@ -42,7 +43,20 @@ pub use bdb::read_bdb;
 pub use error::{RecordWarning, RpmError};
 pub use header::{parse_header, parse_header_with_limits};
 pub use ndb::read_ndb;
+#[cfg(feature = "sqlite")]
 pub use sqlite::read_sqlite;
+
+/// The first 16 bytes of every SQLite 3 database.
+pub(crate) const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
+
+/// Without the `sqlite` feature (the fuzz build leaves SQLite out), an
+/// `rpmdb.sqlite` is recognised but not read.
+#[cfg(not(feature = "sqlite"))]
+pub fn read_sqlite(_bytes: &[u8], _limits: &Limits) -> Result<PackageList, RpmError> {
+    Err(RpmError::Sqlite {
+        problem: "this build of guestkit has no SQLite support (cargo feature `sqlite`)".into(),
+    })
+}
 
 use serde::Serialize;
 
@@ -173,7 +187,7 @@ impl DbKind {
     /// header string, the ndb `RpmP` magic, or the Berkeley DB hash magic
     /// 0x061561 at offset 12 in either byte order.
     pub fn detect(bytes: &[u8]) -> Option<DbKind> {
-        if bytes.starts_with(sqlite::SQLITE_MAGIC) {
+        if bytes.starts_with(SQLITE_MAGIC) {
             Some(DbKind::Sqlite)
         } else if bytes.starts_with(ndb::NDB_MAGIC) {
             Some(DbKind::Ndb)

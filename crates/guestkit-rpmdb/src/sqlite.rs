@@ -13,10 +13,7 @@ use rusqlite::limits::Limit;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, MAIN_DB};
 
-use crate::{parse_header_with_limits, Limits, PackageList, RpmError};
-
-/// The first 16 bytes of every SQLite 3 database.
-pub(crate) const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
+use crate::{parse_header_with_limits, Limits, PackageList, RpmError, SQLITE_MAGIC};
 
 const LAYER: &str = "rpm sqlite";
 

@@ -4,6 +4,7 @@
 pub mod apk;
 pub mod dpkg;
 pub mod pacman;
+pub mod rpm;
 
 use serde::Serialize;
 
@@ -23,7 +24,8 @@ pub struct Package {
     /// rpm `RELEASE`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release: Option<String>,
-    /// rpm `EPOCH` (dpkg keeps the epoch inside `version`).
+    /// rpm `EPOCH` (dpkg keeps the epoch inside `version`); `Some(0)` when
+    /// the header records 0, `None` when it records none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub epoch: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,6 +66,9 @@ pub fn inspect(files: &GuestFiles) -> Option<PackageList> {
     }
     if let Some(bytes) = files.read_prefix(SECTION, apk::INSTALLED_PATH, MAX_DATABASE_BYTES) {
         found.push(list(files, "apk", apk::INSTALLED_PATH, apk::parse(&bytes)));
+    }
+    if let Some((path, database, parsed)) = rpm::read(files) {
+        found.push(list(files, database, path, parsed));
     }
     if files.is_dir(pacman::LOCAL_DIR) {
         found.push(list(

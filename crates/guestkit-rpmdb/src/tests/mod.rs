@@ -4,6 +4,7 @@
 mod bdb;
 mod header;
 mod ndb;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 /// A tag value for [`build_header`].
