@@ -12,8 +12,13 @@ use crate::report::Warning;
 /// longer files are read up to this size, with a warning.
 pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
-/// Largest package database read whole (dpkg status, rpmdb, apk installed).
+/// Largest binary package database read whole (an rpmdb of a big server
+/// reaches a few hundred MB).
 pub const MAX_DATABASE_BYTES: u64 = 512 << 20;
+
+/// Largest text package database read (dpkg status, apk installed: a few
+/// MB on real systems); longer ones are read up to here with a warning.
+pub const MAX_TEXT_DATABASE_BYTES: u64 = 64 << 20;
 
 /// The guest's files, as inspectors see them.
 pub struct GuestFiles<'a> {

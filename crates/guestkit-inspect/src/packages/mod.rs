@@ -8,7 +8,7 @@ pub mod rpm;
 
 use serde::Serialize;
 
-use crate::files::{GuestFiles, MAX_DATABASE_BYTES};
+use crate::files::{GuestFiles, MAX_TEXT_DATABASE_BYTES};
 use crate::report::PackageList;
 
 pub(crate) const SECTION: &str = "packages";
@@ -61,10 +61,10 @@ pub struct Parsed {
 /// found (a guest has one package manager; a second one found is noted).
 pub fn inspect(files: &GuestFiles) -> Option<PackageList> {
     let mut found: Vec<PackageList> = Vec::new();
-    if let Some(bytes) = files.read_prefix(SECTION, dpkg::STATUS_PATH, MAX_DATABASE_BYTES) {
+    if let Some(bytes) = files.read_prefix(SECTION, dpkg::STATUS_PATH, MAX_TEXT_DATABASE_BYTES) {
         found.push(list(files, "dpkg", dpkg::STATUS_PATH, dpkg::parse(&bytes)));
     }
-    if let Some(bytes) = files.read_prefix(SECTION, apk::INSTALLED_PATH, MAX_DATABASE_BYTES) {
+    if let Some(bytes) = files.read_prefix(SECTION, apk::INSTALLED_PATH, MAX_TEXT_DATABASE_BYTES) {
         found.push(list(files, "apk", apk::INSTALLED_PATH, apk::parse(&bytes)));
     }
     if let Some((path, database, parsed)) = rpm::read(files) {
