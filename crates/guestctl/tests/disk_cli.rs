@@ -1,18 +1,10 @@
 //! `guestctl disk info` and `guestctl disk cat` as a user runs them.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod cli;
 
-fn guestctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_guestctl"))
-        .args(args)
-        .output()
-        .expect("running guestctl")
-}
+use cli::{guestctl, s};
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use std::process::Command;
 
 #[test]
 fn cat_streams_the_same_bytes_as_qemu_img() {

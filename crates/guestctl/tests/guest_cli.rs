@@ -2,29 +2,9 @@
 //! (ext4 on a partition and on LVs, Btrfs on an LV) assembled through the
 //! guest's own /etc/fstab.
 
-use std::process::{Command, Output};
+mod cli;
 
-fn guestctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_guestctl"))
-        .args(args)
-        .output()
-        .expect("running guestctl")
-}
-
-fn demo() -> String {
-    guestkit_fixtures::demo::committed_demo()
-        .display()
-        .to_string()
-}
-
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use cli::{demo, guestctl, stdout};
 
 #[test]
 fn filesystems_are_mounted_where_fstab_says() {

@@ -3,31 +3,11 @@
 //! from the dpkg database on its `/var` LV, `/home` from a Btrfs subvolume,
 //! and every output format.
 
-use std::process::{Command, Output};
+mod cli;
+
+use cli::{demo, guestctl, stdout};
 
 use serde_json::Value;
-
-fn guestctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_guestctl"))
-        .args(args)
-        .output()
-        .expect("running guestctl")
-}
-
-fn demo() -> String {
-    guestkit_fixtures::demo::committed_demo()
-        .display()
-        .to_string()
-}
-
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn json_report() -> Value {
     let out = stdout(&guestctl(&["inspect", "--format", "json", &demo()]));
