@@ -260,3 +260,45 @@ fn windows_guest_reports_product_version_hostname_and_applications() {
         }
     }
 }
+
+#[test]
+fn every_operating_system_of_a_vm_is_reported() {
+    // A VM with the demo disk and the Windows disk: two roots, each with
+    // its own mounts.
+    let (_, windows) = guestkit_fixtures::windows::windows_guest().expect("windows fixture");
+    let out = stdout(&guestctl(&[
+        "inspect",
+        "--format",
+        "json",
+        &demo(),
+        windows.to_str().expect("utf-8"),
+    ]));
+    let report: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(report["warnings"], Value::Array(vec![]));
+    let oses = report["operating_systems"].as_array().expect("array");
+    let mut roots: Vec<(&str, &str, &str)> = oses
+        .iter()
+        .map(|o| {
+            (
+                o["root"].as_str().unwrap_or(""),
+                o["type"].as_str().unwrap_or(""),
+                o["hostname"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    roots.sort();
+    assert_eq!(
+        roots,
+        [
+            ("demo/root", "linux", "guestkit-demo"),
+            ("disk1p1", "windows", "win-guestkit")
+        ]
+    );
+    let linux = oses.iter().find(|o| o["type"] == "linux").expect("linux");
+    assert_eq!(linux["mountpoints"].as_array().map(Vec::len), Some(5));
+    let win = oses
+        .iter()
+        .find(|o| o["type"] == "windows")
+        .expect("windows");
+    assert_eq!(win["mountpoints"].as_array().map(Vec::len), Some(1));
+}

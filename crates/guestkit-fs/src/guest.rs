@@ -196,6 +196,97 @@ fn resolve_spec<'a>(
     }
 }
 
+/// Mounts `root_fs` (filesystem `root_index`) at `/` and every entry of its
+/// `/etc/fstab` at its place; records each entry's outcome and each
+/// filesystem's mountpoint.
+fn assemble(
+    root_index: usize,
+    root_fs: Arc<dyn FileSystem>,
+    filesystems: &mut [FoundFs],
+    volumes: &VolumeTree,
+    limits: &FsLimits,
+    os_root: bool,
+    warnings: &mut Vec<String>,
+) -> (GuestTree, Vec<MountReport>) {
+    let mut tree = GuestTree::new(
+        root_fs,
+        filesystems[root_index].volume.clone(),
+        limits.clone(),
+    );
+    let mut mounts = Vec::new();
+    let entries = match tree.read_file(b"/etc/fstab", MAX_FSTAB) {
+        Ok(text) => {
+            let (entries, w) = fstab::parse(&String::from_utf8_lossy(&text));
+            warnings.extend(w);
+            entries
+        }
+        Err(e) => {
+            // Windows (and other roots without /etc) has no fstab to miss.
+            let unix_root = tree.metadata(b"/etc").is_ok();
+            if os_root && unix_root {
+                warnings.push(format!("/etc/fstab: {e}"));
+            }
+            Vec::new()
+        }
+    };
+    // Parents before children: mount in order of mount point depth.
+    let mut ordered: Vec<FstabEntry> = entries;
+    ordered.sort_by_key(|e| e.mountpoint.split('/').filter(|c| !c.is_empty()).count());
+    for entry in ordered {
+        let report = |volume: Option<String>, status: String| MountReport {
+            entry: entry.clone(),
+            volume,
+            status,
+        };
+        if let Some(skip) = entry.skip {
+            mounts.push(report(None, format!("skipped: {skip:?}").to_lowercase()));
+            continue;
+        }
+        let Some(target) = resolve_spec(&entry.device, filesystems, volumes) else {
+            let msg = format!(
+                "/etc/fstab line {}: {} matches no filesystem found",
+                entry.line, entry.spec
+            );
+            warnings.push(msg.clone());
+            mounts.push(report(None, msg));
+            continue;
+        };
+        let volume = target.volume.clone();
+        if entry.mountpoint == "/" {
+            let status = if volume == filesystems[root_index].volume {
+                "mounted".to_string()
+            } else {
+                format!(
+                    "root is {} (fstab names {volume})",
+                    filesystems[root_index].volume
+                )
+            };
+            mounts.push(report(Some(volume), status));
+            continue;
+        }
+        let options = MountOptions {
+            subvol: entry.option("subvol").map(str::to_string),
+            subvolid: entry.option("subvolid").and_then(|v| v.parse().ok()),
+        };
+        let result = mount_fs(target, limits, &options)
+            .and_then(|fs| tree.mount(entry.mountpoint.as_bytes(), fs, volume.clone()));
+        match result {
+            Ok(()) => {
+                if let Some(f) = filesystems.iter_mut().find(|f| f.volume == volume) {
+                    f.mountpoint.get_or_insert_with(|| entry.mountpoint.clone());
+                }
+                mounts.push(report(Some(volume), "mounted".into()));
+            }
+            Err(e) => {
+                let msg = format!("{} on {}: {e}", volume, entry.mountpoint);
+                warnings.push(msg.clone());
+                mounts.push(report(Some(volume), msg));
+            }
+        }
+    }
+    (tree, mounts)
+}
+
 /// Assembles the guest on `disks` (the VM's disks, in order).
 pub fn open_guest(disks: &[DeviceRef], disk_limits: &Limits, limits: &FsLimits) -> Guest {
     let volumes = scan(disks, disk_limits);
@@ -243,84 +334,17 @@ pub fn open_guest(disks: &[DeviceRef], disk_limits: &Limits, limits: &FsLimits) 
             warnings,
         };
     };
-    let mut tree = GuestTree::new(
-        root_fs,
-        filesystems[root_index].volume.clone(),
-        limits.clone(),
-    );
     filesystems[root_index].mountpoint = Some("/".into());
-    let mut mounts = Vec::new();
     let os_root = !root_candidates.is_empty();
-    let entries = match tree.read_file(b"/etc/fstab", MAX_FSTAB) {
-        Ok(text) => {
-            let (entries, w) = fstab::parse(&String::from_utf8_lossy(&text));
-            warnings.extend(w);
-            entries
-        }
-        Err(e) => {
-            // Windows (and other roots without /etc) has no fstab to miss.
-            let unix_root = tree.metadata(b"/etc").is_ok();
-            if os_root && unix_root {
-                warnings.push(format!("/etc/fstab: {e}"));
-            }
-            Vec::new()
-        }
-    };
-    // Parents before children: mount in order of mount point depth.
-    let mut ordered: Vec<FstabEntry> = entries;
-    ordered.sort_by_key(|e| e.mountpoint.split('/').filter(|c| !c.is_empty()).count());
-    for entry in ordered {
-        let report = |volume: Option<String>, status: String| MountReport {
-            entry: entry.clone(),
-            volume,
-            status,
-        };
-        if let Some(skip) = entry.skip {
-            mounts.push(report(None, format!("skipped: {skip:?}").to_lowercase()));
-            continue;
-        }
-        let Some(target) = resolve_spec(&entry.device, &filesystems, &volumes) else {
-            let msg = format!(
-                "/etc/fstab line {}: {} matches no filesystem found",
-                entry.line, entry.spec
-            );
-            warnings.push(msg.clone());
-            mounts.push(report(None, msg));
-            continue;
-        };
-        let volume = target.volume.clone();
-        if entry.mountpoint == "/" {
-            let status = if volume == filesystems[root_index].volume {
-                "mounted".to_string()
-            } else {
-                format!(
-                    "root is {} (fstab names {volume})",
-                    filesystems[root_index].volume
-                )
-            };
-            mounts.push(report(Some(volume), status));
-            continue;
-        }
-        let options = MountOptions {
-            subvol: entry.option("subvol").map(str::to_string),
-            subvolid: entry.option("subvolid").and_then(|v| v.parse().ok()),
-        };
-        let result = mount_fs(target, limits, &options)
-            .and_then(|fs| tree.mount(entry.mountpoint.as_bytes(), fs, volume.clone()));
-        match result {
-            Ok(()) => {
-                if let Some(f) = filesystems.iter_mut().find(|f| f.volume == volume) {
-                    f.mountpoint.get_or_insert_with(|| entry.mountpoint.clone());
-                }
-                mounts.push(report(Some(volume), "mounted".into()));
-            }
-            Err(e) => {
-                let msg = format!("{} on {}: {e}", volume, entry.mountpoint);
-                warnings.push(msg.clone());
-                mounts.push(report(Some(volume), msg));
-            }
-        }
-    }
+    let (tree, mounts) = assemble(
+        root_index,
+        root_fs,
+        &mut filesystems,
+        &volumes,
+        limits,
+        os_root,
+        &mut warnings,
+    );
     Guest {
         volumes,
         filesystems,
@@ -331,7 +355,65 @@ pub fn open_guest(disks: &[DeviceRef], disk_limits: &Limits, limits: &FsLimits) 
     }
 }
 
+/// Another operating-system root of the VM, assembled on its own.
+#[derive(Debug)]
+pub struct OtherRoot {
+    /// Volume id of its root filesystem.
+    pub volume: String,
+    pub tree: GuestTree,
+    pub mounts: Vec<MountReport>,
+    pub warnings: Vec<String>,
+}
+
 impl Guest {
+    /// Every root candidate after the first (the one [`Guest::tree`]
+    /// holds), each mounted with its own fstab: a VM with several operating
+    /// systems (dual boot, a Windows and a Linux disk) has them all.
+    pub fn other_roots(&self, limits: &FsLimits) -> Vec<OtherRoot> {
+        let first = self
+            .tree
+            .as_ref()
+            .and_then(|t| t.mounts().first().map(|m| m.source.clone()));
+        let mut out = Vec::new();
+        for volume in self
+            .root_candidates
+            .iter()
+            .filter(|v| Some(*v) != first.as_ref())
+        {
+            let mut filesystems = self.filesystems.clone();
+            for f in filesystems.iter_mut() {
+                f.mountpoint = None;
+            }
+            let Some(index) = filesystems.iter().position(|f| &f.volume == volume) else {
+                continue;
+            };
+            let mut warnings = Vec::new();
+            let root_fs = match mount_fs(&filesystems[index], limits, &MountOptions::default()) {
+                Ok(fs) => fs,
+                Err(e) => {
+                    warnings.push(format!("{volume}: mount: {e}"));
+                    continue;
+                }
+            };
+            let (tree, mounts) = assemble(
+                index,
+                root_fs,
+                &mut filesystems,
+                &self.volumes,
+                limits,
+                true,
+                &mut warnings,
+            );
+            out.push(OtherRoot {
+                volume: volume.clone(),
+                tree,
+                mounts,
+                warnings,
+            });
+        }
+        out
+    }
+
     /// Every leaf volume with what it holds, like `blkid` on each device.
     pub fn probed_volumes(&self) -> Vec<ProbedVolume> {
         let mut out = Vec::new();

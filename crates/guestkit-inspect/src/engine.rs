@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use guestkit_fs::guest::Guest;
-use guestkit_fs::GuestTree;
+use guestkit_fs::{FsLimits, GuestTree};
 
 use crate::files::GuestFiles;
 use crate::options::{InspectOptions, Section};
@@ -107,9 +107,11 @@ pub fn inspect(tree: &GuestTree, root: &str, options: &InspectOptions) -> Report
     }
 }
 
-/// Inspects a VM assembled from its disks. A VM without a recognisable
-/// root gives a report with no operating system and a warning saying what
-/// filesystems were seen.
+/// Inspects a VM assembled from its disks: every operating-system root it
+/// holds (the first with the tree `guest` assembled, the others mounted
+/// with their own fstab). A VM without a recognisable root gives a report
+/// with no operating system and a warning saying what filesystems were
+/// seen.
 pub fn inspect_guest(guest: &Guest, options: &InspectOptions) -> Report {
     let mut warnings: Vec<Warning> = guest
         .warnings
@@ -140,9 +142,23 @@ pub fn inspect_guest(guest: &Guest, options: &InspectOptions) -> Report {
                 .map(|m| m.source.clone())
                 .unwrap_or_default();
             let (mut os, w) = inspect_root(tree, &root, Some(guest), options);
-            os.filesystems = filesystems;
+            os.filesystems = filesystems.clone();
             warnings.extend(w);
             operating_systems.push(os);
+            for other in guest.other_roots(&FsLimits::default()) {
+                warnings.extend(other.warnings.into_iter().map(|message| Warning {
+                    section: "storage",
+                    path: None,
+                    message,
+                }));
+                let (mut os, w) = inspect_root(&other.tree, &other.volume, Some(guest), options);
+                os.filesystems = filesystems.clone();
+                if let Some(storage) = os.storage.as_mut() {
+                    storage.fstab = other.mounts;
+                }
+                warnings.extend(w);
+                operating_systems.push(os);
+            }
         }
         None => {
             let seen: Vec<String> = filesystems
