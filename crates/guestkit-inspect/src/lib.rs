@@ -7,6 +7,7 @@ pub mod files;
 pub mod os;
 pub mod packages;
 pub mod report;
+pub mod services;
 pub mod windows;
 pub mod xml;
 
