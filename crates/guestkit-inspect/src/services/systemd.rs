@@ -424,7 +424,10 @@ pub fn inspect(files: &GuestFiles) -> Option<SystemdServices> {
         })
         .collect();
     for (name, (mut unit, mut parsed)) in units {
-        if matches!(unit.state, UnitState::Masked | UnitState::Alias | UnitState::Bad) {
+        if matches!(
+            unit.state,
+            UnitState::Masked | UnitState::Alias | UnitState::Bad
+        ) {
             out.units.push(unit);
             continue;
         }
@@ -491,8 +494,8 @@ fn dependency_links(
             {
                 let link = format!("{sub}/{unit}");
                 let template = template_of(&unit);
-                let is_masked = masked.contains(&unit)
-                    || template.as_ref().is_some_and(|t| masked.contains(t));
+                let is_masked =
+                    masked.contains(&unit) || template.as_ref().is_some_and(|t| masked.contains(t));
                 let (target, unit_path, broken) = match entry(files, &link) {
                     Entry::Link { target, resolved } => (target, Some(resolved), false),
                     Entry::File(p) => (p.clone(), Some(p), false),
@@ -540,7 +543,8 @@ fn default_target(files: &GuestFiles, dirs: &[UnitDir], out: &mut SystemdService
             if name != "default.target" {
                 files.warn(
                     SECTION,
-                    dirs.first().map_or("/etc/systemd/system", |d| d.path.as_str()),
+                    dirs.first()
+                        .map_or("/etc/systemd/system", |d| d.path.as_str()),
                     format!("the default target {name} has no unit file"),
                 );
                 out.default_target = Some(name);

@@ -173,7 +173,10 @@ pub fn inspect(files: &GuestFiles) -> Option<SysvServices> {
     }
     let mut seen_dirs = BTreeSet::new();
     for level in RUNLEVELS {
-        for dir in [format!("/etc/rc{level}.d"), format!("/etc/rc.d/rc{level}.d")] {
+        for dir in [
+            format!("/etc/rc{level}.d"),
+            format!("/etc/rc.d/rc{level}.d"),
+        ] {
             let Ok(r) = files.tree().resolve(dir.as_bytes()) else {
                 continue;
             };
@@ -255,7 +258,10 @@ mod tests {
     #[test]
     fn rc_names() {
         assert_eq!(parse_rc_name("S01ssh"), Some(("start", 1, "ssh")));
-        assert_eq!(parse_rc_name("K20nfs-common"), Some(("stop", 20, "nfs-common")));
+        assert_eq!(
+            parse_rc_name("K20nfs-common"),
+            Some(("stop", 20, "nfs-common"))
+        );
         assert_eq!(parse_rc_name("README"), None);
         assert_eq!(parse_rc_name("S01"), None);
         assert_eq!(parse_rc_name("Sssh"), None);

@@ -85,7 +85,10 @@ pub fn start_mode(start: u32, delayed: bool) -> &'static str {
 }
 
 fn value(key: &Key, name: &str, warnings: &mut Vec<String>) -> Option<RegValue> {
-    match key.value(name).and_then(|v| v.map(|v| v.data()).transpose()) {
+    match key
+        .value(name)
+        .and_then(|v| v.map(|v| v.data()).transpose())
+    {
         Ok(v) => v,
         Err(e) => {
             warnings.push(format!("Services\\{}\\{name}: {e}", key.name()));
@@ -164,7 +167,10 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(type_names(0x20), vec!["share-process"]);
-        assert_eq!(type_names(0x110), vec!["own-process", "interactive-process"]);
+        assert_eq!(
+            type_names(0x110),
+            vec!["own-process", "interactive-process"]
+        );
         assert_eq!(
             type_names(0xe0),
             vec!["share-process", "user-service", "user-service-instance"]
