@@ -7,11 +7,13 @@
 pub mod databases;
 pub mod engine;
 pub mod files;
+pub mod kernels;
 pub mod options;
 pub mod os;
 pub mod packages;
 pub mod report;
 pub mod security;
+pub mod services;
 pub mod storage;
 pub mod system;
 pub mod windows;

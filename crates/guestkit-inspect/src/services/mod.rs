@@ -1,0 +1,146 @@
+//! Services of the guest: which init system boots it, and what that init
+//! system is configured to start — systemd units, System V rc links,
+//! OpenRC runlevels, or (for Windows) the SYSTEM hive's service keys.
+//! Everything is read from configuration files and links, never by
+//! running the guest's tools.
+
+pub mod openrc;
+pub mod systemd;
+pub mod sysv;
+pub mod unit_file;
+pub mod windows;
+
+use guestkit_fs::FileType;
+
+pub use openrc::OpenRcServices;
+pub use systemd::SystemdServices;
+pub use sysv::SysvServices;
+pub use windows::{windows_services, WindowsService};
+
+use crate::files::GuestFiles;
+
+pub(crate) const SECTION: &str = "services";
+
+/// The init system that boots the guest, and why we think so.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct InitSystem {
+    /// `systemd`, `openrc`, `sysvinit`, `windows` or `unknown`.
+    pub name: String,
+    /// The files that decided it (`/sbin/init -> /lib/systemd/systemd`).
+    pub evidence: Vec<String>,
+}
+
+/// The services section of the report. Every init configuration found is
+/// reported (a systemd guest often keeps System V rc links for
+/// compatibility); `init` says which one runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ServicesSection {
+    pub init: InitSystem,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<SystemdServices>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sysv: Option<SysvServices>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openrc: Option<OpenRcServices>,
+    /// Windows services and drivers (filled from the SYSTEM hive by
+    /// [`windows_services`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<Vec<WindowsService>>,
+}
+
+/// The services of a Linux (or other Unix) guest.
+pub fn inspect(files: &GuestFiles) -> ServicesSection {
+    ServicesSection {
+        init: detect_init(files),
+        systemd: systemd::inspect(files),
+        sysv: sysv::inspect(files),
+        openrc: openrc::inspect(files),
+        windows: None,
+    }
+}
+
+/// The services section of a Windows guest from its SYSTEM hive.
+pub fn windows_section(
+    hive: &guestkit_regf::Hive<'_>,
+    control_set: &str,
+) -> (ServicesSection, Vec<String>) {
+    let (services, warnings) = windows_services(hive, control_set);
+    let section = ServicesSection {
+        init: InitSystem {
+            name: "windows".into(),
+            evidence: vec![format!("SYSTEM hive {control_set}\\Services")],
+        },
+        windows: Some(services),
+        ..ServicesSection::default()
+    };
+    (section, warnings)
+}
+
+fn link_target(files: &GuestFiles, path: &str) -> Option<String> {
+    match files.tree().symlink_metadata(path.as_bytes()) {
+        Ok(m) if m.file_type == FileType::Symlink => files
+            .tree()
+            .read_link(path.as_bytes())
+            .ok()
+            .map(|t| String::from_utf8_lossy(&t).into_owned()),
+        _ => None,
+    }
+}
+
+fn exists(files: &GuestFiles, path: &str) -> bool {
+    files.tree().metadata(path.as_bytes()).is_ok()
+}
+
+/// Which init system `/sbin/init` is: a link to systemd (or
+/// `/lib/systemd/systemd` with no `/sbin/init` at all) is systemd;
+/// `/sbin/openrc` (or `openrc-init`) is OpenRC; an `/etc/inittab` or a
+/// plain `/sbin/init` is System V init.
+pub fn detect_init(files: &GuestFiles) -> InitSystem {
+    let mut evidence = Vec::new();
+    let mut init_link = None;
+    let mut init_present = false;
+    for init in ["/sbin/init", "/usr/sbin/init"] {
+        if let Some(target) = link_target(files, init) {
+            evidence.push(format!("{init} -> {target}"));
+            init_link = Some(target);
+            init_present = true;
+            break;
+        }
+        if files.is_file(init) {
+            evidence.push(format!("{init} is a file"));
+            init_present = true;
+            break;
+        }
+    }
+    let name = |n: &str| n.rsplit('/').next().unwrap_or(n).to_string();
+    let decided = match init_link.as_deref().map(name).as_deref() {
+        Some("systemd") => Some("systemd"),
+        Some("openrc-init") => Some("openrc"),
+        _ => None,
+    };
+    let decided = decided.or_else(|| {
+        for openrc in ["/sbin/openrc", "/usr/sbin/openrc", "/sbin/openrc-init"] {
+            if exists(files, openrc) {
+                evidence.push(format!("{openrc} exists"));
+                return Some("openrc");
+            }
+        }
+        if !init_present {
+            for systemd in ["/lib/systemd/systemd", "/usr/lib/systemd/systemd"] {
+                if exists(files, systemd) {
+                    evidence.push(format!("no /sbin/init, {systemd} exists"));
+                    return Some("systemd");
+                }
+            }
+        }
+        if files.is_file("/etc/inittab") {
+            evidence.push("/etc/inittab exists".into());
+            return Some("sysvinit");
+        }
+        init_present.then_some("sysvinit")
+    });
+    InitSystem {
+        name: decided.unwrap_or("unknown").to_string(),
+        evidence,
+    }
+}
