@@ -34,7 +34,7 @@ pub struct InspectArgs {
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
     /// Optional sections to include, comma-separated (default: all):
-    /// packages, storage, databases, system.
+    /// packages, services, kernels, storage, databases, system.
     #[arg(long, value_delimiter = ',')]
     pub sections: Option<Vec<String>>,
     #[command(flatten)]

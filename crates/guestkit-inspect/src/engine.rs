@@ -11,7 +11,7 @@ use crate::options::{InspectOptions, Section};
 use crate::report::{
     FilesystemEntry, Mountpoint, OsReport, Report, Warning, WindowsReport, SCHEMA_VERSION,
 };
-use crate::{databases, os, packages, storage, system, windows};
+use crate::{databases, kernels, os, packages, services, storage, system, windows};
 
 /// Per-section wall times, in milliseconds.
 #[derive(Default)]
@@ -63,15 +63,21 @@ pub fn inspect_root(
         filesystems: Vec::new(),
         windows: None,
         packages: None,
+        services: None,
+        kernels: None,
         storage: None,
         databases: None,
         system: None,
         timings_ms: Vec::new(),
     };
     if windows::system_root(&files).is_some() {
-        let facts = timings.time("os", || windows::inspect(&files, want_packages));
+        let want_services = options.wants(Section::Services);
+        let facts = timings.time("os", || {
+            windows::inspect(&files, want_packages, want_services)
+        });
         report.os = facts.info;
         report.packages = facts.applications;
+        report.services = facts.services;
         report.windows = Some(WindowsReport {
             system_root: facts.system_root,
             drive_mappings: facts.drive_mappings,
@@ -80,6 +86,12 @@ pub fn inspect_root(
         report.os = timings.time("os", || os::inspect_linux(&files));
         if want_packages {
             report.packages = timings.time("packages", || packages::inspect(&files));
+        }
+        if options.wants(Section::Services) {
+            report.services = Some(timings.time("services", || services::inspect(&files)));
+        }
+        if options.wants(Section::Kernels) {
+            report.kernels = Some(timings.time("kernels", || kernels::inspect(&files)));
         }
         if options.wants(Section::System) {
             report.system = Some(timings.time("system", || system::inspect(&files)));

@@ -5,6 +5,8 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Section {
     Packages,
+    Services,
+    Kernels,
     Storage,
     Databases,
     System,
@@ -12,8 +14,10 @@ pub enum Section {
 
 impl Section {
     /// Every optional section.
-    pub const ALL: [Section; 4] = [
+    pub const ALL: [Section; 6] = [
         Section::Packages,
+        Section::Services,
+        Section::Kernels,
         Section::Storage,
         Section::Databases,
         Section::System,
@@ -24,6 +28,8 @@ impl Section {
     pub fn name(self) -> &'static str {
         match self {
             Section::Packages => "packages",
+            Section::Services => "services",
+            Section::Kernels => "kernels",
             Section::Storage => "storage",
             Section::Databases => "databases",
             Section::System => "system",

@@ -38,6 +38,10 @@ pub struct OsReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packages: Option<PackageList>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<crate::services::ServicesSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernels: Option<crate::kernels::KernelsSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub storage: Option<crate::storage::StorageSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub databases: Option<Vec<crate::databases::DatabaseServer>>,

@@ -48,6 +48,44 @@ pub struct ServicesSection {
     pub windows: Option<Vec<WindowsService>>,
 }
 
+impl ServicesSection {
+    /// Whether the init system that boots the guest starts `unit` (a
+    /// systemd unit name such as `sshd.service`; for System V and OpenRC
+    /// the name without `.service`) in its default boot: `None` when the
+    /// init system is unknown.
+    pub fn is_enabled(&self, unit: &str) -> Option<bool> {
+        let script = unit.strip_suffix(".service").unwrap_or(unit);
+        match self.init.name.as_str() {
+            "systemd" => Some(self.systemd.as_ref()?.enabled_units().contains(unit)),
+            "sysvinit" => {
+                let sysv = self.sysv.as_ref()?;
+                let level = sysv.default_runlevel.as_deref().unwrap_or("2");
+                Some(
+                    sysv.started_in(level).contains(&script)
+                        || sysv.started_in("S").contains(&script),
+                )
+            }
+            "openrc" => {
+                let rc = self.openrc.as_ref()?;
+                Some(
+                    ["boot", "default", "sysinit"]
+                        .iter()
+                        .any(|l| rc.in_runlevel(l).contains(&script)),
+                )
+            }
+            "windows" => self.windows.as_ref().map(|services| {
+                services.iter().any(|s| {
+                    s.name.eq_ignore_ascii_case(script)
+                        && s.start_mode.as_deref().is_some_and(|m| {
+                            m.starts_with("automatic") || m == "boot" || m == "system"
+                        })
+                })
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// The services of a Linux (or other Unix) guest.
 pub fn inspect(files: &GuestFiles) -> ServicesSection {
     ServicesSection {

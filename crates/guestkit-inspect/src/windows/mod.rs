@@ -43,6 +43,8 @@ pub struct WindowsFacts {
     pub system_root: Option<String>,
     pub drive_mappings: Vec<DriveMapping>,
     pub applications: Option<PackageList>,
+    /// Services and drivers of the current control set, when asked for.
+    pub services: Option<crate::services::ServicesSection>,
 }
 
 fn load_hive(files: &GuestFiles, path: &str) -> Option<Hive<'static>> {
@@ -96,8 +98,9 @@ fn string(v: Option<RegValue>) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Inspects the Windows installation of the guest root.
-pub fn inspect(files: &GuestFiles, with_applications: bool) -> WindowsFacts {
+/// Inspects the Windows installation of the guest root; the installed
+/// applications and the services are read when asked for.
+pub fn inspect(files: &GuestFiles, with_applications: bool, with_services: bool) -> WindowsFacts {
     let mut facts = WindowsFacts {
         info: OsInfo {
             os_type: "windows".into(),
@@ -126,7 +129,7 @@ pub fn inspect(files: &GuestFiles, with_applications: bool) -> WindowsFacts {
     }
     if let Some(system) = load_hive(files, &system_path) {
         facts.info.identified_from.push(system_path.clone());
-        read_system(files, &system_path, &system, &mut facts);
+        read_system(files, &system_path, &system, &mut facts, with_services);
     }
     let cmd = format!("{root}/System32/cmd.exe");
     if let Some(arch) = files
@@ -181,12 +184,25 @@ fn read_software(files: &GuestFiles, path: &str, hive: &Hive<'static>, info: &mu
     }
 }
 
-fn read_system(files: &GuestFiles, path: &str, hive: &Hive<'static>, facts: &mut WindowsFacts) {
+fn read_system(
+    files: &GuestFiles,
+    path: &str,
+    hive: &Hive<'static>,
+    facts: &mut WindowsFacts,
+    with_services: bool,
+) {
     let select = open(files, path, hive, "Select");
     let current = value(files, path, select.as_ref(), "Current")
         .and_then(|v| v.as_u32())
         .unwrap_or(1);
     let set = format!("ControlSet{current:03}");
+    if with_services {
+        let (section, warnings) = crate::services::windows_section(hive, &set);
+        for w in warnings {
+            files.warn("services", path, w);
+        }
+        facts.services = Some(section);
+    }
     let name_key = open(
         files,
         path,
