@@ -7,6 +7,8 @@ pub mod files;
 pub mod os;
 pub mod packages;
 pub mod report;
+pub mod security;
+pub mod users;
 pub mod windows;
 pub mod xml;
 
