@@ -262,7 +262,14 @@ pub fn default_of(keyword: &str, v: Version) -> Option<String> {
                 s("yes")
             }
         }
-        "Compression" => s("delayed"),
+        // `delayed` became a synonym of `yes` in 7.4 (sshd -T says yes).
+        "Compression" => {
+            if v >= (7, 4) {
+                s("yes")
+            } else {
+                s("delayed")
+            }
+        }
         "Port" => s("22"),
         "AddressFamily" => s("any"),
         "AuthorizedKeysFile" => s(".ssh/authorized_keys .ssh/authorized_keys2"),
