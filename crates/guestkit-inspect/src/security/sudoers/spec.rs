@@ -183,6 +183,10 @@ fn defaults(rest: &str) -> Result<Entry, String> {
         }
         _ => (None, rest),
     };
+    defaults_params(scope, params)
+}
+
+fn defaults_params(scope: Option<String>, params: &str) -> Result<Entry, String> {
     let mut out = Vec::new();
     for p in list(params) {
         let mut name = p.as_str();
@@ -349,10 +353,15 @@ pub fn parse_line(line: &str) -> Result<Vec<Entry>, String> {
     let word_end = line
         .find(|c: char| c.is_ascii_whitespace() || matches!(c, '@' | ':' | '!' | '>'))
         .unwrap_or(line.len());
-    let (word, rest) = line.split_at(word_end);
-    let rest = rest.trim_start_matches([' ', '\t']);
+    let (word, raw_rest) = line.split_at(word_end);
+    let rest = raw_rest.trim_start_matches([' ', '\t']);
     match word {
-        "Defaults" => defaults(rest).map(|d| vec![d]),
+        // A binding (`Defaults:user`) follows the word directly; after a
+        // blank, `!` negates the first parameter instead.
+        "Defaults" if raw_rest.starts_with(['@', ':', '!', '>']) => {
+            defaults(raw_rest).map(|d| vec![d])
+        }
+        "Defaults" => defaults_params(None, rest).map(|d| vec![d]),
         "User_Alias" => alias(AliasKind::User, rest),
         "Runas_Alias" => alias(AliasKind::Runas, rest),
         "Host_Alias" => alias(AliasKind::Host, rest),
