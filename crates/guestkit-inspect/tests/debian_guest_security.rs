@@ -83,7 +83,10 @@ fn debian_accounts() {
     // useradd left bob without a password ("!"), and `passwd -l` on that
     // keeps the single "!": no hash behind the lock.
     let bob = user("bob");
-    assert_eq!(bob.password, PasswordState::NoPassword { marker: "!".into() });
+    assert_eq!(
+        bob.password,
+        PasswordState::NoPassword { marker: "!".into() }
+    );
     assert!(!bob.admin);
     assert!(bob.login_shell);
 
@@ -91,7 +94,10 @@ fn debian_accounts() {
     assert_eq!(svc.uid, 990);
     assert_eq!(svc.shell, "/usr/sbin/nologin");
     assert!(!svc.login_shell);
-    assert_eq!(svc.password, PasswordState::NoPassword { marker: "!".into() });
+    assert_eq!(
+        svc.password,
+        PasswordState::NoPassword { marker: "!".into() }
+    );
     assert_eq!(svc.aging.as_ref().unwrap().max_days, None);
 
     let r = user("root");
@@ -241,7 +247,10 @@ fn debian_sshd_drop_in_wins() {
     let kex = theirs["kexalgorithms"].join(" ");
     assert_eq!(
         kex,
-        format!("sntrup761x25519-sha512,{}", c.value("KexAlgorithms").unwrap())
+        format!(
+            "sntrup761x25519-sha512,{}",
+            c.value("KexAlgorithms").unwrap()
+        )
     );
 }
 
@@ -296,7 +305,10 @@ fn debian_sudoers() {
             ),
         ]
     );
-    assert_eq!(s.rules[1].commands[0].runas_groups, Some(vec!["ALL".into()]));
+    assert_eq!(
+        s.rules[1].commands[0].runas_groups,
+        Some(vec!["ALL".into()])
+    );
     assert!(!s.rules[1].commands[0].nopasswd());
     assert_eq!(s.rules[2].commands[0].tags, vec!["NOPASSWD"]);
     assert_eq!(s.nopasswd_all.len(), 1);
@@ -308,7 +320,10 @@ fn debian_sudoers() {
         .iter()
         .flat_map(|d| d.params.iter().map(|p| p.name.as_str()))
         .collect();
-    assert_eq!(names, vec!["env_reset", "mail_badpass", "secure_path", "use_pty"]);
+    assert_eq!(
+        names,
+        vec!["env_reset", "mail_badpass", "secure_path", "use_pty"]
+    );
 
     if let Some(out) = in_guest(&root, "visudo -c") {
         let checked: Vec<&str> = out
@@ -347,7 +362,10 @@ fn debian_password_policy() {
         p.pam.nullok,
         vec![Location {
             file: "/etc/pam.d/common-auth".into(),
-            line: line_of(&auth, "auth\t[success=1 default=ignore]\tpam_unix.so nullok"),
+            line: line_of(
+                &auth,
+                "auth\t[success=1 default=ignore]\tpam_unix.so nullok"
+            ),
         }]
     );
 }

@@ -44,7 +44,10 @@ this line is not sudoers
 fn red_hat_style_sudoers_with_includedir() {
     let t = common::tree(&[
         ("/etc/sudoers", RHEL_SUDOERS),
-        ("/etc/sudoers.d/cloud-init", "# cloud-init\ncloud-user ALL=(ALL) NOPASSWD:ALL\n"),
+        (
+            "/etc/sudoers.d/cloud-init",
+            "# cloud-init\ncloud-user ALL=(ALL) NOPASSWD:ALL\n",
+        ),
         ("/etc/sudoers.d/foo~", "backup ALL=(ALL) NOPASSWD: ALL\n"),
         ("/etc/sudoers.d/a.b", "dotted ALL=(ALL) NOPASSWD: ALL\n"),
         ("/etc/sudoers.d/zz-nested", "@include ../sudoers.extra\n"),
@@ -97,7 +100,10 @@ fn red_hat_style_sudoers_with_includedir() {
     assert_eq!(admins.commands[1].tags, vec!["NOPASSWD"]);
     let ops = &s.rules[3];
     assert!(ops.commands[0].nopasswd());
-    assert!(!ops.commands[1].nopasswd(), "PASSWD: overrides the earlier tag");
+    assert!(
+        !ops.commands[1].nopasswd(),
+        "PASSWD: overrides the earlier tag"
+    );
     assert_eq!(s.rules[4].users, vec!["#1001"]);
 
     let grants: Vec<(Vec<String>, Location)> = s
@@ -135,12 +141,17 @@ fn red_hat_style_sudoers_with_includedir() {
 
 #[test]
 fn sudoers_include_loops_and_missing_files() {
-    let t = common::tree(&[
-        ("/etc/sudoers", "@include /etc/sudoers\n@include /etc/nothere\nroot ALL=(ALL) ALL\n"),
-    ]);
+    let t = common::tree(&[(
+        "/etc/sudoers",
+        "@include /etc/sudoers\n@include /etc/nothere\nroot ALL=(ALL) ALL\n",
+    )]);
     let files = GuestFiles::new(&t.tree);
     let s = sudoers::sudoers(&files);
-    let w: Vec<String> = files.take_warnings().into_iter().map(|w| w.message).collect();
+    let w: Vec<String> = files
+        .take_warnings()
+        .into_iter()
+        .map(|w| w.message)
+        .collect();
     assert_eq!(
         w,
         vec![
@@ -199,7 +210,10 @@ fn red_hat_style_password_policy() {
             "/etc/security/pwquality.conf",
             "# minlen = 9\nminlen = 8\ndcredit = -1\nucredit=-1\nretry = 3\nenforce_for_root\n",
         ),
-        ("/etc/security/pwquality.conf.d/50-site.conf", "minlen = 14 # site\nminclass = 3\n"),
+        (
+            "/etc/security/pwquality.conf.d/50-site.conf",
+            "minlen = 14 # site\nminclass = 3\n",
+        ),
         ("/etc/security/pwquality.conf.d/README", "minlen = 1\n"),
     ]);
     let files = GuestFiles::new(&t.tree);
@@ -234,7 +248,10 @@ fn red_hat_style_password_policy() {
     assert!(q.enforce_for_root);
 
     let pam = &p.pam;
-    assert_eq!(pam.files, vec!["/etc/pam.d/system-auth", "/etc/pam.d/password-auth"]);
+    assert_eq!(
+        pam.files,
+        vec!["/etc/pam.d/system-auth", "/etc/pam.d/password-auth"]
+    );
     assert_eq!(pam.quality_module.as_deref(), Some("pam_pwquality"));
     assert_eq!(pam.lockout_module.as_deref(), Some("pam_faillock"));
     assert_eq!(pam.unix_hash.as_deref(), Some("sha512"));
@@ -248,7 +265,11 @@ fn red_hat_style_password_policy() {
             loc("/etc/pam.d/password-auth", 15),
         ]
     );
-    let pwq = pam.lines.iter().find(|l| l.module == "pam_pwquality").unwrap();
+    let pwq = pam
+        .lines
+        .iter()
+        .find(|l| l.module == "pam_pwquality")
+        .unwrap();
     assert_eq!(pwq.arg("minlen"), Some("12"));
     assert_eq!(pwq.at, loc("/etc/pam.d/system-auth", 13));
     assert!(pam.lines.iter().all(|l| l.module != "pam_deny"));

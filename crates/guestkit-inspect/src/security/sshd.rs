@@ -8,7 +8,8 @@
 pub mod defaults;
 pub mod glob;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -26,6 +27,9 @@ pub const MAX_DEPTH: usize = 16;
 pub const MAX_FILES: usize = 256;
 /// Most directives kept in all.
 pub const MAX_DIRECTIVES: usize = 20_000;
+/// Most bytes of configuration read in all (each file is capped at
+/// [`crate::files::MAX_CONFIG_BYTES`] by the reader).
+pub const MAX_TOTAL_BYTES: usize = 32 << 20;
 
 /// Where configuration text comes from: the guest's files in the
 /// inspector, a map of texts in tests and fuzzing.
@@ -215,6 +219,7 @@ struct Walker<'s> {
     source: &'s dyn ConfigSource,
     out: RefCell<Collected>,
     stack: RefCell<Vec<String>>,
+    bytes: Cell<usize>,
 }
 
 impl Walker<'_> {
@@ -229,9 +234,17 @@ impl Walker<'_> {
                 .warn(path, format!("more than {MAX_FILES} files: not read"));
             return;
         }
+        if self.bytes.get() >= MAX_TOTAL_BYTES {
+            self.source.warn(
+                path,
+                format!("more than {MAX_TOTAL_BYTES} bytes of configuration: not read"),
+            );
+            return;
+        }
         let Some(text) = self.source.read(path) else {
             return;
         };
+        self.bytes.set(self.bytes.get().saturating_add(text.len()));
         self.out.borrow_mut().files.push(path.to_string());
         self.stack.borrow_mut().push(path.to_string());
         let parsed = parse_file(&text);
@@ -316,6 +329,7 @@ pub fn collect(source: &dyn ConfigSource, main: &str) -> Collected {
         source,
         out: RefCell::new(Collected::default()),
         stack: RefCell::new(Vec::new()),
+        bytes: Cell::new(0),
     };
     w.file(main, 0, None);
     w.out.into_inner()
@@ -430,13 +444,15 @@ pub fn resolve_list(written: &str, default: &str) -> String {
 /// The global settings of `collected` for OpenSSH `version`.
 pub fn resolve(collected: &Collected, version: Version) -> Vec<SshdSetting> {
     let mut settings: Vec<SshdSetting> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     for d in collected
         .directives
         .iter()
         .filter(|d| d.match_block.is_none())
     {
         let accumulates = defaults::ACCUMULATING.contains(&d.keyword.as_str());
-        match settings.iter_mut().find(|s| s.keyword == d.keyword) {
+        let existing = index.get(&d.keyword).and_then(|&i| settings.get_mut(i));
+        match existing {
             Some(existing) if accumulates => {
                 let joined = d.args.join(" ");
                 existing.value = Some(match existing.value.take() {
@@ -458,6 +474,7 @@ pub fn resolve(collected: &Collected, version: Version) -> Vec<SshdSetting> {
                 } else {
                     (raw, None)
                 };
+                index.insert(d.keyword.clone(), settings.len());
                 settings.push(SshdSetting {
                     keyword: d.keyword.clone(),
                     value: Some(value),
@@ -472,7 +489,7 @@ pub fn resolve(collected: &Collected, version: Version) -> Vec<SshdSetting> {
         }
     }
     for k in defaults::REPORTED {
-        if !settings.iter().any(|s| s.keyword == *k) {
+        if !index.contains_key(*k) {
             settings.push(SshdSetting {
                 keyword: k.to_string(),
                 value: defaults::default_of(k, version),

@@ -7,7 +7,8 @@
 
 pub mod spec;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -25,6 +26,8 @@ pub const MAX_DEPTH: usize = 16;
 pub const MAX_FILES: usize = 256;
 /// Most entries kept in all.
 pub const MAX_ENTRIES: usize = 20_000;
+/// Most bytes read in all (each file is capped by the reader).
+pub const MAX_TOTAL_BYTES: usize = 32 << 20;
 
 /// A `Defaults` line.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -199,6 +202,7 @@ struct Walker<'s> {
     files: RefCell<Vec<String>>,
     stack: RefCell<Vec<String>>,
     entries: RefCell<Vec<(Location, Entry)>>,
+    bytes: Cell<usize>,
 }
 
 impl Walker<'_> {
@@ -213,12 +217,20 @@ impl Walker<'_> {
                 .warn(path, format!("more than {MAX_FILES} files: not read"));
             return;
         }
+        if self.bytes.get() >= MAX_TOTAL_BYTES {
+            self.source.warn(
+                path,
+                format!("more than {MAX_TOTAL_BYTES} bytes of sudoers: not read"),
+            );
+            return;
+        }
         let Some(text) = self.source.read(path) else {
             if depth > 0 {
                 self.source.warn(path, "included file not found".into());
             }
             return;
         };
+        self.bytes.set(self.bytes.get().saturating_add(text.len()));
         self.files.borrow_mut().push(path.to_string());
         self.stack.borrow_mut().push(path.to_string());
         let dir = path.rsplit_once('/').map_or("/", |(d, _)| d);
@@ -317,12 +329,14 @@ pub fn assemble(entries: Vec<(Location, Entry)>) -> SudoersSection {
             }
         }
     }
-    let alias = |kind: AliasKind, name: &str| {
-        out.aliases
-            .iter()
-            .find(|a| a.kind == kind && a.name == name)
-            .map(|a| a.members.clone())
-    };
+    // The first definition of a name counts (sudo rejects a second one).
+    let mut by_name: HashMap<(AliasKind, &str), &Vec<String>> = HashMap::new();
+    for a in &out.aliases {
+        by_name
+            .entry((a.kind, a.name.as_str()))
+            .or_insert(&a.members);
+    }
+    let alias = |kind: AliasKind, name: &str| by_name.get(&(kind, name)).map(|m| (*m).clone());
     let mut expanded_rules = Vec::new();
     for r in &out.rules {
         let mut users = Vec::new();
@@ -362,6 +376,7 @@ pub fn sudoers_from(source: &dyn ConfigSource) -> SudoersSection {
         files: RefCell::new(Vec::new()),
         stack: RefCell::new(Vec::new()),
         entries: RefCell::new(Vec::new()),
+        bytes: Cell::new(0),
     };
     w.file(SUDOERS, 0);
     let mut out = assemble(w.entries.into_inner());

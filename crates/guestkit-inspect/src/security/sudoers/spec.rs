@@ -39,7 +39,7 @@ pub const OPTIONS: &[&str] = &[
 ];
 
 /// What an alias names.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AliasKind {
     #[default]
@@ -410,6 +410,10 @@ mod tests {
         assert_eq!(params[1].name, "authenticate");
         assert_eq!(params[2].operator.as_deref(), Some("+="));
         assert_eq!(params[2].value.as_deref(), Some("LANG LC_ALL"));
+        let e = parse_line("Defaults   !visiblepw").unwrap();
+        assert!(
+            matches!(&e[0], Entry::Defaults { scope: None, params } if params[0].negated && params[0].name == "visiblepw")
+        );
         let e = parse_line("Defaults:bob !authenticate").unwrap();
         assert!(matches!(&e[0], Entry::Defaults { scope: Some(s), .. } if s == ":bob"));
     }
