@@ -16,6 +16,7 @@ pub mod security;
 pub mod services;
 pub mod storage;
 pub mod system;
+pub mod users;
 pub mod windows;
 pub mod xml;
 
