@@ -34,16 +34,24 @@ pub struct InspectArgs {
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
     /// Optional sections to include, comma-separated (default: all):
-    /// packages, services, kernels, storage, databases, system.
+    /// packages, services, users, security, kernels, storage, databases,
+    /// system.
     #[arg(long, value_delimiter = ',')]
     pub sections: Option<Vec<String>>,
+    /// Also walk every file (bounded) for setuid/setgid, world-writable and
+    /// unowned files.
+    #[arg(long)]
+    pub deep_scan: bool,
     #[command(flatten)]
     pub image: ImageArgs,
 }
 
 fn options(args: &InspectArgs) -> Result<InspectOptions> {
     let Some(names) = &args.sections else {
-        return Ok(InspectOptions::default());
+        return Ok(InspectOptions {
+            deep_scan: args.deep_scan,
+            ..InspectOptions::default()
+        });
     };
     let mut sections = Vec::new();
     for name in names.iter().filter(|n| !n.is_empty()) {
@@ -57,7 +65,7 @@ fn options(args: &InspectArgs) -> Result<InspectOptions> {
     }
     Ok(InspectOptions {
         sections,
-        ..InspectOptions::default()
+        deep_scan: args.deep_scan,
     })
 }
 

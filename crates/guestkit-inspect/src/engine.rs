@@ -1,6 +1,7 @@
 //! Runs the inspectors over a guest: the OS identification, then each
 //! section asked for, timing each one, collecting every warning.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use guestkit_fs::guest::Guest;
@@ -11,7 +12,9 @@ use crate::options::{InspectOptions, Section};
 use crate::report::{
     FilesystemEntry, Mountpoint, OsReport, Report, Warning, WindowsReport, SCHEMA_VERSION,
 };
-use crate::{databases, kernels, os, packages, services, storage, system, windows};
+use crate::{
+    databases, kernels, os, packages, security, services, storage, system, users, windows,
+};
 
 /// Per-section wall times, in milliseconds.
 #[derive(Default)]
@@ -65,6 +68,8 @@ pub fn inspect_root(
         packages: None,
         services: None,
         kernels: None,
+        users: None,
+        security: None,
         storage: None,
         databases: None,
         system: None,
@@ -92,6 +97,38 @@ pub fn inspect_root(
         }
         if options.wants(Section::Kernels) {
             report.kernels = Some(timings.time("kernels", || kernels::inspect(&files)));
+        }
+        let want_security = options.wants(Section::Security);
+        if options.wants(Section::Users) || want_security {
+            report.users = Some(timings.time("users", || users::inspect(&files)));
+        }
+        if want_security {
+            let known_uids: BTreeSet<u32> = report
+                .users
+                .iter()
+                .flat_map(|u| u.users.iter().map(|u| u.uid))
+                .collect();
+            let openssh = report.packages.as_ref().and_then(|list| {
+                list.packages
+                    .iter()
+                    .find(|p| p.name == "openssh-server" || p.name == "openssh")
+                    .map(|p| p.version.as_str())
+            });
+            let ctx = security::Context {
+                services: report.services.as_ref(),
+                cmdline: report
+                    .kernels
+                    .as_ref()
+                    .and_then(|k| k.default_cmdline.as_deref()),
+                openssh_version: openssh,
+                known_uids: report.users.is_some().then_some(&known_uids),
+                deep_scan: options.deep_scan,
+            };
+            let section = timings.time("security", || security::inspect(&files, ctx));
+            report.security = Some(section);
+        }
+        if !options.wants(Section::Users) {
+            report.users = None;
         }
         if options.wants(Section::System) {
             report.system = Some(timings.time("system", || system::inspect(&files)));

@@ -6,6 +6,8 @@
 pub enum Section {
     Packages,
     Services,
+    Users,
+    Security,
     Kernels,
     Storage,
     Databases,
@@ -14,9 +16,11 @@ pub enum Section {
 
 impl Section {
     /// Every optional section.
-    pub const ALL: [Section; 6] = [
+    pub const ALL: [Section; 8] = [
         Section::Packages,
         Section::Services,
+        Section::Users,
+        Section::Security,
         Section::Kernels,
         Section::Storage,
         Section::Databases,
@@ -29,6 +33,8 @@ impl Section {
         match self {
             Section::Packages => "packages",
             Section::Services => "services",
+            Section::Users => "users",
+            Section::Security => "security",
             Section::Kernels => "kernels",
             Section::Storage => "storage",
             Section::Databases => "databases",

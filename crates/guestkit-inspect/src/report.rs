@@ -42,6 +42,10 @@ pub struct OsReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernels: Option<crate::kernels::KernelsSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<crate::users::UsersSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security: Option<crate::security::SecuritySection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub storage: Option<crate::storage::StorageSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub databases: Option<Vec<crate::databases::DatabaseServer>>,
