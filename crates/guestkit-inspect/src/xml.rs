@@ -31,13 +31,16 @@ fn element(out: &mut String, indent: usize, name: &str, value: Option<&str>) {
 }
 
 /// A Debian version split as libguestfs splits it for `<application>`:
-/// `epoch:upstream-revision`.
+/// `epoch:` off the front, then the version up to the FIRST `-` and the
+/// rest as release (`4.4.3-P1-2` → `4.4.3`, `P1-2`), where Debian policy
+/// would split at the last. The XML follows libguestfs so its consumers see
+/// the same values; the JSON report keeps dpkg's whole version.
 fn split_deb_version(v: &str) -> (Option<&str>, &str, Option<&str>) {
     let (epoch, rest) = match v.split_once(':') {
         Some((e, r)) if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) => (Some(e), r),
         _ => (None, v),
     };
-    match rest.rsplit_once('-') {
+    match rest.split_once('-') {
         Some((upstream, revision)) => (epoch, upstream, Some(revision)),
         None => (epoch, rest, None),
     }
@@ -61,8 +64,16 @@ fn application(out: &mut String, p: &Package, deb: bool) {
     element(out, 8, "version", Some(version));
     element(out, 8, "release", release);
     element(out, 8, "arch", p.arch.as_deref());
-    element(out, 8, "source_package", p.source_name.as_deref());
+    let declared = p.source_declared || !deb;
+    element(out, 8, "url", p.url.as_deref());
+    element(
+        out,
+        8,
+        "source_package",
+        p.source_name.as_deref().filter(|_| declared),
+    );
     element(out, 8, "summary", p.summary.as_deref());
+    element(out, 8, "description", p.description.as_deref());
     out.push_str("      </application>\n");
 }
 
@@ -147,7 +158,10 @@ mod tests {
             (None, "5.2.15", Some("2+b2"))
         );
         assert_eq!(split_deb_version("20230311"), (None, "20230311", None));
-        assert_eq!(split_deb_version("1.0-1-2"), (None, "1.0-1", Some("2")));
+        assert_eq!(
+            split_deb_version("4.4.3-P1-2"),
+            (None, "4.4.3", Some("P1-2"))
+        );
     }
 
     #[test]

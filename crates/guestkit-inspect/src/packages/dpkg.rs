@@ -17,6 +17,19 @@ fn fields<'a>(lines: &[&'a str]) -> Vec<(&'a str, &'a str)> {
         .collect()
 }
 
+/// The extended description: the continuation lines after `Description:`,
+/// each without its one leading space.
+fn long_description(stanza: &[&str]) -> Option<String> {
+    let start = stanza.iter().position(|l| l.starts_with("Description:"))?;
+    let lines: Vec<&str> = stanza
+        .get(start + 1..)?
+        .iter()
+        .take_while(|l| l.starts_with([' ', '\t']))
+        .map(|l| l.get(1..).unwrap_or(""))
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
 /// Installed packages of a dpkg status file. Stanzas without `Package:`
 /// or `Version:` are skipped with a warning naming their line.
 pub fn parse(bytes: &[u8]) -> Parsed {
@@ -56,6 +69,7 @@ pub fn parse(bytes: &[u8]) -> Parsed {
             .iter()
             .find_map(|l| l.strip_prefix("Description:"))
             .map(|d| d.trim().to_string());
+        let description = long_description(&stanza);
         out.packages.push(Package {
             name: name.to_string(),
             version: version.to_string(),
@@ -67,6 +81,9 @@ pub fn parse(bytes: &[u8]) -> Parsed {
                 .and_then(|s| s.parse::<u64>().ok())
                 .and_then(|kib| kib.checked_mul(1024)),
             vendor: get("Maintainer").map(str::to_string),
+            description,
+            url: get("Homepage").map(str::to_string),
+            source_declared: get("Source").is_some(),
             ..Package::default()
         });
     }
@@ -86,6 +103,8 @@ mod tests {
         assert_eq!(fdisk.source_name.as_deref(), Some("util-linux"));
         assert_eq!(fdisk.source_version.as_deref(), Some("2.38.1-5"));
         assert_eq!(fdisk.summary.as_deref(), Some("partition"));
+        assert_eq!(fdisk.description.as_deref(), Some("tables"));
+        assert!(fdisk.source_declared);
         let bash = &p.packages[1];
         assert_eq!(bash.source_name.as_deref(), Some("bash"));
         assert_eq!(bash.source_version.as_deref(), Some("5.2-2"));

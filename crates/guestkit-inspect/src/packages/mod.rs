@@ -48,6 +48,17 @@ pub struct Package {
     /// Seconds since the epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub install_time: Option<u64>,
+    /// Long description (dpkg's extended description, lines unindented).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Upstream home page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The database names the source package explicitly (dpkg `Source:`),
+    /// rather than it following from the package itself; virt-inspector's
+    /// XML lists a source package only then.
+    #[serde(skip)]
+    pub source_declared: bool,
 }
 
 /// A parse result: the packages read and a warning per record skipped.

@@ -23,6 +23,7 @@ fn package(p: RpmPackage) -> Package {
         Some((n, v)) => (Some(n), Some(v)),
         None => (None, None),
     };
+    let source_declared = p.sourcerpm.is_some();
     Package {
         name: p.name,
         version: p.version,
@@ -36,6 +37,8 @@ fn package(p: RpmPackage) -> Package {
         vendor: p.vendor,
         installed_size: p.size,
         install_time: p.install_time,
+        source_declared,
+        ..Package::default()
     }
 }
 
