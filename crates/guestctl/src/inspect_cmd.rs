@@ -99,6 +99,81 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     Ok(())
 }
 
+/// One line per optional section present in `os`.
+fn section_rows(os: &guestkit_inspect::OsReport) -> Vec<(&'static str, String)> {
+    let mut rows = Vec::new();
+    if let Some(s) = &os.services {
+        let enabled = match &s.systemd {
+            Some(sd) => format!(", {} units enabled", sd.enabled_units().len()),
+            None => String::new(),
+        };
+        let windows = s
+            .windows
+            .as_ref()
+            .map(|w| format!(", {} services", w.len()))
+            .unwrap_or_default();
+        rows.push(("init", format!("{}{enabled}{windows}", s.init.name)));
+    }
+    if let Some(k) = &os.kernels {
+        if let Some(newest) = k.kernels.first() {
+            rows.push((
+                "kernel",
+                format!("{} ({} installed)", newest.version, k.kernels.len()),
+            ));
+        }
+    }
+    if let Some(u) = &os.users {
+        let admins: Vec<&str> = u
+            .users
+            .iter()
+            .filter(|u| u.admin)
+            .map(|u| u.name.as_str())
+            .collect();
+        let login = u.users.iter().filter(|u| u.login_shell).count();
+        rows.push((
+            "users",
+            format!(
+                "{} ({login} with a login shell; admins: {})",
+                u.users.len(),
+                admins.join(", ")
+            ),
+        ));
+    }
+    if let Some(sec) = &os.security {
+        let fw: Vec<String> = sec
+            .firewalls
+            .iter()
+            .map(|f| format!("{}{}", f.kind, if f.enabled { "" } else { " (off)" }))
+            .collect();
+        let mac = match (&sec.selinux.mode, sec.apparmor.enabled) {
+            (Some(m), _) => format!("SELinux {m}"),
+            (None, true) => format!("AppArmor ({} profiles)", sec.apparmor.profiles),
+            (None, false) => "none".into(),
+        };
+        let fw = if fw.is_empty() {
+            "none".to_string()
+        } else {
+            fw.join(", ")
+        };
+        rows.push(("security", format!("MAC {mac}; firewall {fw}")));
+    }
+    if let Some(dbs) = &os.databases {
+        if !dbs.is_empty() {
+            let list: Vec<String> = dbs
+                .iter()
+                .map(|d| format!("{} {}", d.kind, d.version.as_deref().unwrap_or("?")))
+                .collect();
+            rows.push(("databases", list.join(", ")));
+        }
+    }
+    if let Some(sys) = &os.system {
+        if let Some(tz) = &sys.timezone {
+            rows.push(("timezone", tz.clone()));
+        }
+    }
+    rows
+}
+
 /// The one-screen summary.
 fn table(out: &mut impl Write, report: &Report) -> Result<()> {
     if report.operating_systems.is_empty() {
@@ -134,7 +209,7 @@ fn table(out: &mut impl Write, report: &Report) -> Result<()> {
                 },
             ),
         ];
-        for (k, v) in rows {
+        for (k, v) in rows.into_iter().chain(section_rows(os)) {
             writeln!(out, "{k:<12}{v}")?;
         }
         for m in &os.mountpoints {

@@ -48,6 +48,36 @@ impl Section {
     }
 }
 
+impl InspectOptions {
+    /// The options of a `guestkit.inspect.v1` job: `include_<section>`
+    /// flags (a section not mentioned keeps its default, on) and
+    /// `deep_scan`. Unknown `include_` names are returned so the caller can
+    /// report them.
+    pub fn from_job_flags<'a>(
+        flags: impl IntoIterator<Item = (&'a str, bool)>,
+    ) -> (Self, Vec<String>) {
+        let mut options = InspectOptions::default();
+        let mut unknown = Vec::new();
+        for (name, on) in flags {
+            if name == "deep_scan" {
+                options.deep_scan = on;
+                continue;
+            }
+            let section = name.strip_prefix("include_").and_then(Section::from_name);
+            match section {
+                Some(s) if on => {
+                    if !options.sections.contains(&s) {
+                        options.sections.push(s);
+                    }
+                }
+                Some(s) => options.sections.retain(|x| *x != s),
+                None => unknown.push(name.to_string()),
+            }
+        }
+        (options, unknown)
+    }
+}
+
 /// What to inspect.
 #[derive(Debug, Clone)]
 pub struct InspectOptions {
@@ -70,5 +100,24 @@ impl Default for InspectOptions {
             sections: Section::ALL.to_vec(),
             deep_scan: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_flags_map_onto_sections() {
+        let (o, unknown) = InspectOptions::from_job_flags([
+            ("include_packages", false),
+            ("include_security", true),
+            ("deep_scan", true),
+            ("include_nonsense", true),
+        ]);
+        assert!(!o.wants(Section::Packages));
+        assert!(o.wants(Section::Security) && o.wants(Section::Storage));
+        assert!(o.deep_scan);
+        assert_eq!(unknown, ["include_nonsense"]);
     }
 }
