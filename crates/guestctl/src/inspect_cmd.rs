@@ -110,7 +110,7 @@ fn section_rows(os: &guestkit_inspect::OsReport) -> Vec<(&'static str, String)> 
         let windows = s
             .windows
             .as_ref()
-            .map(|w| format!(", {} services", w.len()))
+            .map(|w| format!(", {} services and drivers", w.len()))
             .unwrap_or_default();
         rows.push(("init", format!("{}{enabled}{windows}", s.init.name)));
     }

@@ -98,6 +98,53 @@ Version: 0.17+2.4-2
 Description: basic telnet client
 ";
 
+/// The demo's accounts, groups, sshd settings and systemd layout: small,
+/// but what a real Debian server has (`(path, content)`; links below).
+const ROOT_FILES: &[(&str, &str)] = &[
+    (
+        "etc/passwd",
+        "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
+         sshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n\
+         demo:x:1000:1000:Demo User,,,:/home/user:/bin/bash\n",
+    ),
+    (
+        "etc/shadow",
+        "root:*:19700:0:99999:7:::\ndaemon:*:19700:0:99999:7:::\nsshd:!:19700::::::\n\
+         demo:$y$j9T$Jt3T5.wNnZtYS3CEPS3Vd/$9YtRM8l6aZTq7pYuRQwWnEnCWAX6jLFXmlJ5T6LzGr6:19700:0:99999:7:::\n",
+    ),
+    (
+        "etc/group",
+        "root:x:0:\ndaemon:x:1:\nsudo:x:27:demo\nnogroup:x:65534:\ndemo:x:1000:\n",
+    ),
+    (
+        "etc/ssh/sshd_config",
+        "Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\n\
+         X11Forwarding yes\nSubsystem sftp /usr/lib/openssh/sftp-server\n",
+    ),
+    ("etc/ssh/sshd_config.d/10-demo.conf", "PermitRootLogin no\nPasswordAuthentication no\n"),
+    (
+        "usr/lib/systemd/system/ssh.service",
+        "[Unit]\nDescription=OpenBSD Secure Shell server\nAfter=network.target\n\n\
+         [Service]\nExecStart=/usr/sbin/sshd -D\n\n[Install]\nWantedBy=multi-user.target\nAlias=sshd.service\n",
+    ),
+    (
+        "usr/lib/systemd/system/multi-user.target",
+        "[Unit]\nDescription=Multi-User System\n",
+    ),
+];
+
+/// Symlinks of the demo root: (link, target).
+const ROOT_LINKS: &[(&str, &str)] = &[
+    ("sbin/init", "../usr/lib/systemd/systemd"),
+    ("etc/systemd/system/default.target", "/usr/lib/systemd/system/multi-user.target"),
+    (
+        "etc/systemd/system/multi-user.target.wants/ssh.service",
+        "/usr/lib/systemd/system/ssh.service",
+    ),
+    ("etc/systemd/system/sshd.service", "/usr/lib/systemd/system/ssh.service"),
+    ("etc/localtime", "/usr/share/zoneinfo/Etc/UTC"),
+];
+
 /// A complete x86_64 Linux program that exits with status 0 (`true`): an
 /// ELF header, one loadable segment, and `mov eax, 60; xor edi, edi;
 /// syscall`.
@@ -233,6 +280,22 @@ fn build(dir: &Path) -> Result<()> {
     }
     let fstab = root_tree.join("etc/fstab");
     fs::write(&fstab, FSTAB).map_err(|e| FixtureError::io(&fstab, e))?;
+    for (path, content) in ROOT_FILES {
+        let p = root_tree.join(path);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).map_err(|e| FixtureError::io(parent, e))?;
+        }
+        fs::write(&p, content).map_err(|e| FixtureError::io(&p, e))?;
+    }
+    fs::set_permissions(root_tree.join("etc/shadow"), fs::Permissions::from_mode(0o640))
+        .map_err(|e| FixtureError::io(&root_tree, e))?;
+    for (link, target) in ROOT_LINKS {
+        let p = root_tree.join(link);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).map_err(|e| FixtureError::io(parent, e))?;
+        }
+        std::os::unix::fs::symlink(target, &p).map_err(|e| FixtureError::io(&p, e))?;
+    }
     let true_bin = root_tree.join("usr/bin/true");
     fs::write(&true_bin, tiny_true_x86_64()).map_err(|e| FixtureError::io(&true_bin, e))?;
     fs::set_permissions(&true_bin, fs::Permissions::from_mode(0o755))
