@@ -136,12 +136,18 @@ const ROOT_FILES: &[(&str, &str)] = &[
 /// Symlinks of the demo root: (link, target).
 const ROOT_LINKS: &[(&str, &str)] = &[
     ("sbin/init", "../usr/lib/systemd/systemd"),
-    ("etc/systemd/system/default.target", "/usr/lib/systemd/system/multi-user.target"),
+    (
+        "etc/systemd/system/default.target",
+        "/usr/lib/systemd/system/multi-user.target",
+    ),
     (
         "etc/systemd/system/multi-user.target.wants/ssh.service",
         "/usr/lib/systemd/system/ssh.service",
     ),
-    ("etc/systemd/system/sshd.service", "/usr/lib/systemd/system/ssh.service"),
+    (
+        "etc/systemd/system/sshd.service",
+        "/usr/lib/systemd/system/ssh.service",
+    ),
     ("etc/localtime", "/usr/share/zoneinfo/Etc/UTC"),
 ];
 
@@ -287,8 +293,11 @@ fn build(dir: &Path) -> Result<()> {
         }
         fs::write(&p, content).map_err(|e| FixtureError::io(&p, e))?;
     }
-    fs::set_permissions(root_tree.join("etc/shadow"), fs::Permissions::from_mode(0o640))
-        .map_err(|e| FixtureError::io(&root_tree, e))?;
+    fs::set_permissions(
+        root_tree.join("etc/shadow"),
+        fs::Permissions::from_mode(0o640),
+    )
+    .map_err(|e| FixtureError::io(&root_tree, e))?;
     for (link, target) in ROOT_LINKS {
         let p = root_tree.join(link);
         if let Some(parent) = p.parent() {

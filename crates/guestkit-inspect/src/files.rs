@@ -54,6 +54,19 @@ impl<'a> GuestFiles<'a> {
         std::mem::take(&mut *self.warnings.borrow_mut())
     }
 
+    /// The target of the symlink at `path` as written, `None` when `path`
+    /// is not a symlink (or does not exist).
+    pub fn link_target(&self, path: &str) -> Option<String> {
+        match self.tree.symlink_metadata(path.as_bytes()) {
+            Ok(m) if m.file_type == FileType::Symlink => self
+                .tree
+                .read_link(path.as_bytes())
+                .ok()
+                .map(|t| String::from_utf8_lossy(&t).into_owned()),
+            _ => None,
+        }
+    }
+
     /// Whether `path` exists (following symlinks) and is a regular file.
     pub fn is_file(&self, path: &str) -> bool {
         self.tree

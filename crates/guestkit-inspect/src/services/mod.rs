@@ -10,8 +10,6 @@ pub mod sysv;
 pub mod unit_file;
 pub mod windows;
 
-use guestkit_fs::FileType;
-
 pub use openrc::OpenRcServices;
 pub use systemd::SystemdServices;
 pub use sysv::SysvServices;
@@ -115,14 +113,26 @@ pub fn windows_section(
 }
 
 fn link_target(files: &GuestFiles, path: &str) -> Option<String> {
-    match files.tree().symlink_metadata(path.as_bytes()) {
-        Ok(m) if m.file_type == FileType::Symlink => files
-            .tree()
-            .read_link(path.as_bytes())
-            .ok()
-            .map(|t| String::from_utf8_lossy(&t).into_owned()),
-        _ => None,
+    files.link_target(path)
+}
+
+/// A runlevel entry (System V rc link, OpenRC runlevel link): its link
+/// target, and whether the script it names is there — a warning naming
+/// the entry when it is not.
+pub(crate) fn runlevel_entry(files: &GuestFiles, path: &str, kind: &str) -> (Option<String>, bool) {
+    let target = files.link_target(path);
+    let present = files.is_file(path);
+    if !present {
+        files.warn(
+            SECTION,
+            path,
+            format!(
+                "{kind} to {}, which is not a file",
+                target.as_deref().unwrap_or("?")
+            ),
+        );
     }
+    (target, present)
 }
 
 fn exists(files: &GuestFiles, path: &str) -> bool {

@@ -3,8 +3,6 @@
 //! `default` is the runlevel booted into unless the kernel command line
 //! says `softlevel=`.
 
-use guestkit_fs::FileType;
-
 use super::SECTION;
 use crate::files::GuestFiles;
 
@@ -77,25 +75,7 @@ pub fn inspect(files: &GuestFiles) -> Option<OpenRcServices> {
             .take(MAX_DIR_ENTRIES)
         {
             let path = format!("{dir}/{service}");
-            let target = match files.tree().symlink_metadata(path.as_bytes()) {
-                Ok(m) if m.file_type == FileType::Symlink => files
-                    .tree()
-                    .read_link(path.as_bytes())
-                    .ok()
-                    .map(|t| String::from_utf8_lossy(&t).into_owned()),
-                _ => None,
-            };
-            let script_present = files.is_file(&path);
-            if !script_present {
-                files.warn(
-                    SECTION,
-                    &path,
-                    format!(
-                        "runlevel link to {}, which is not a file",
-                        target.as_deref().unwrap_or("?")
-                    ),
-                );
-            }
+            let (target, script_present) = super::runlevel_entry(files, &path, "runlevel link");
             out.services.push(RunlevelService {
                 runlevel: level.clone(),
                 service,

@@ -5,8 +5,6 @@
 
 use std::collections::BTreeSet;
 
-use guestkit_fs::FileType;
-
 use super::SECTION;
 use crate::files::GuestFiles;
 
@@ -193,25 +191,7 @@ pub fn inspect(files: &GuestFiles) -> Option<SysvServices> {
                     continue;
                 };
                 let path = format!("{dir}/{name}");
-                let target = match files.tree().symlink_metadata(path.as_bytes()) {
-                    Ok(m) if m.file_type == FileType::Symlink => files
-                        .tree()
-                        .read_link(path.as_bytes())
-                        .ok()
-                        .map(|t| String::from_utf8_lossy(&t).into_owned()),
-                    _ => None,
-                };
-                let script_present = files.is_file(&path);
-                if !script_present {
-                    files.warn(
-                        SECTION,
-                        &path,
-                        format!(
-                            "rc link to {}, which is not a file",
-                            target.as_deref().unwrap_or("?")
-                        ),
-                    );
-                }
+                let (target, script_present) = super::runlevel_entry(files, &path, "rc link");
                 out.links.push(RcLink {
                     runlevel: level.to_string(),
                     action: action.to_string(),
