@@ -4,6 +4,7 @@
 //! on a plain directory tree as well as on an image.
 
 pub mod files;
+pub mod network;
 pub mod os;
 pub mod packages;
 pub mod report;
