@@ -306,14 +306,13 @@ fn kind_and_links(kv: &[(String, String, usize)], flavour: Flavour, name: &str, 
     }
 }
 
+/// A SUSE route: destination (CIDR or `default`), gateway, interface
+/// and line.
+pub type SuseRoute = (String, Option<String>, Option<String>, usize);
+
 /// A SUSE routes file (`DEST GATEWAY NETMASK INTERFACE …`, `-` for none):
 /// `(destination, gateway, interface, line)` per route.
-pub fn parse_suse_routes(
-    text: &str,
-) -> (
-    Vec<(String, Option<String>, Option<String>, usize)>,
-    Vec<String>,
-) {
+pub fn parse_suse_routes(text: &str) -> (Vec<SuseRoute>, Vec<String>) {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -325,16 +324,17 @@ pub fn parse_suse_routes(
         let gw = dash(w.get(1));
         let mask = dash(w.get(2));
         let iface = dash(w.get(3));
-        let dest = if *dest == "default" || *dest == "0.0.0.0" && mask.as_deref() == Some("0.0.0.0")
-        {
+        let raw = *dest;
+        let default = raw == "default" || (raw == "0.0.0.0" && mask.as_deref() == Some("0.0.0.0"));
+        let dest = if default {
             "default".to_string()
         } else {
-            with_prefix(dest, mask.as_deref().and_then(netmask_prefix))
+            with_prefix(raw, mask.as_deref().and_then(netmask_prefix))
         };
-        if dest != "default" && !is_cidr(&dest) {
+        if !default && !is_cidr(&dest) {
             warnings.push(format!(
                 "line {line_no}: destination {} is not an address",
-                clip(&dest)
+                clip(raw)
             ));
             continue;
         }
@@ -403,6 +403,10 @@ pub fn parse_rhel_routes(text: &str) -> (Vec<Route>, Vec<String>) {
 pub fn read(files: &GuestFiles) -> Ifcfg {
     let mut out = Ifcfg::default();
     for (dir, flavour) in [(RHEL_DIR, Flavour::RedHat), (SUSE_DIR, Flavour::Suse)] {
+        // Red Hat's /etc/sysconfig/network is a file, SUSE's a directory.
+        if !files.is_dir(dir) {
+            continue;
+        }
         let names = files.list_dir(SECTION, dir);
         for name in names.iter().filter(|n| is_ifcfg_name(n)).take(MAX_FILES) {
             let path = format!("{dir}/{name}");
@@ -468,7 +472,11 @@ pub fn read(files: &GuestFiles) -> Ifcfg {
         }
     }
     let routes_path = format!("{SUSE_DIR}/routes");
-    if let Some(text) = files.read_text(SECTION, &routes_path) {
+    let suse_routes = files
+        .is_dir(SUSE_DIR)
+        .then(|| files.read_text(SECTION, &routes_path))
+        .flatten();
+    if let Some(text) = suse_routes {
         out.files.push(routes_path.clone());
         let (routes, warnings) = parse_suse_routes(&text);
         for w in warnings {

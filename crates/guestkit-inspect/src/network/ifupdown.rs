@@ -134,9 +134,15 @@ pub fn parse(text: &str) -> FileParse {
             }
             option => match current {
                 Current::Iface => {
+                    // The value as written (commands keep their spacing).
+                    let value = line
+                        .trim_start()
+                        .get(option.len()..)
+                        .unwrap_or("")
+                        .trim()
+                        .to_string();
                     if let Some(Item::Iface(s)) = out.items.last_mut() {
-                        s.options
-                            .push((option.to_string(), rest.join(" "), line_no));
+                        s.options.push((option.to_string(), value, line_no));
                     }
                 }
                 Current::Mapping => {}

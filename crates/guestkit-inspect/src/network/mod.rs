@@ -318,7 +318,9 @@ fn system_with_service(
     } else if service.installed {
         s.evidence
             .push(format!("{} installed but not enabled", service.unit));
-    } else if defines && !systemd {
+    } else if defines && !systemd && system == System::Ifupdown {
+        // ifupdown also runs from SysV or OpenRC scripts, or busybox
+        // init: without a service manager's links its file decides.
         s.likely_active = true;
         s.evidence.push(format!(
             "configuration present; no systemd unit links to say whether {} runs",
