@@ -424,7 +424,7 @@ fn debian_ifupdown_with_includes() {
     assert_eq!(
         warning_texts(&w),
         [
-            "network: /etc/network/extra/loop.cfg: sourced again (an include loop): skipped",
+            "network: /etc/network/extra/loop.cfg: sourced again (an include loop or a repeated include): skipped",
             "network: /etc/network/extra/zz-bad.cfg: line 1: an option outside any iface stanza: mtu 1500",
         ]
     );
@@ -760,4 +760,50 @@ fn debian_guest() {
         line2.split_whitespace().collect::<Vec<_>>(),
         ["192.0.2.10", "debian-guest.example.org", "debian-guest"]
     );
+}
+
+#[test]
+fn masked_service_is_not_active() {
+    let t = Tree::new();
+    t.file(
+        "/etc/NetworkManager/system-connections/a.nmconnection",
+        "[connection]\nid=a\ntype=ethernet\n[ipv4]\nmethod=auto\n",
+    )
+    .file("/usr/lib/systemd/system/NetworkManager.service", "[Unit]\n")
+    .link("/etc/systemd/system/NetworkManager.service", "/dev/null")
+    .link(
+        "/etc/systemd/system/multi-user.target.wants/NetworkManager.service",
+        "/usr/lib/systemd/system/NetworkManager.service",
+    );
+    let (s, w) = t.inspect();
+    assert!(w.is_empty(), "{w:?}");
+    assert!(s.likely_active.is_empty());
+    let nm = &s.systems[0];
+    assert_eq!(nm.system, Some(System::NetworkManager));
+    let svc = nm.service.as_ref().unwrap();
+    assert!(svc.masked && !svc.enabled);
+    assert_eq!(nm.evidence, ["NetworkManager.service is masked"]);
+    let a = &s.interfaces[0];
+    assert_eq!(a.name, None);
+    assert_eq!(a.id.as_deref(), Some("a"));
+    assert_eq!(a.ipv4.method, Some(Method::Dhcp));
+}
+
+/// A long interfaces file (20 000 stanzas) is read in one pass per
+/// stanza, not compared pairwise: this finishes, and keeps every stanza.
+#[test]
+fn long_interfaces_file() {
+    let mut text = String::new();
+    for n in 0..20_000 {
+        text.push_str(&format!("auto e{n}\niface e{n} inet dhcp\n"));
+    }
+    let t = Tree::new();
+    t.file("/etc/network/interfaces", &text);
+    let (s, w) = t.inspect();
+    assert!(w.is_empty());
+    assert_eq!(s.interfaces.len(), 20_000);
+    assert!(s
+        .interfaces
+        .iter()
+        .all(|i| i.start_mode == Some(StartMode::Auto)));
 }

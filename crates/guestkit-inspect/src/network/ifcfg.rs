@@ -4,6 +4,8 @@
 //! `/etc/sysconfig/network`'s global `GATEWAY=`, Red Hat `route-*` files
 //! and SUSE `routes`/`ifroute-*` files.
 
+use std::collections::BTreeMap;
+
 use super::addr::{is_cidr, is_ipv6, netmask_prefix, normalize_mac, with_prefix};
 use super::ini::clip;
 use super::model::{
@@ -85,12 +87,12 @@ fn yes(v: &str) -> bool {
 /// One ifcfg file as an interface. `file_name` is `ifcfg-NAME`.
 pub fn parse_ifcfg(text: &str, path: &str, flavour: Flavour) -> (Interface, Vec<String>) {
     let (kv, mut warnings) = parse_assignments(text);
-    let get = |k: &str| {
-        kv.iter()
-            .rev()
-            .find(|(key, _, _)| key == k)
-            .map(|(_, v, l)| (v.as_str(), *l))
-    };
+    // Later assignments win; one map so lookups stay cheap on long files.
+    let last: BTreeMap<&str, (&str, usize)> = kv
+        .iter()
+        .map(|(k, v, l)| (k.as_str(), (v.as_str(), *l)))
+        .collect();
+    let get = |k: &str| last.get(k).copied();
     let file_name = path.rsplit('/').next().unwrap_or("");
     let from_file = file_name.strip_prefix("ifcfg-").unwrap_or(file_name);
     let mut i = Interface {
@@ -231,12 +233,11 @@ pub fn parse_ifcfg(text: &str, path: &str, flavour: Flavour) -> (Interface, Vec<
 
 /// Kind, bond/bridge membership and VLAN from the type keys.
 fn kind_and_links(kv: &[(String, String, usize)], flavour: Flavour, name: &str, i: &mut Interface) {
-    let get = |k: &str| {
-        kv.iter()
-            .rev()
-            .find(|(key, _, _)| key == k)
-            .map(|(_, v, _)| v.as_str())
-    };
+    let last: BTreeMap<&str, &str> = kv
+        .iter()
+        .map(|(k, v, _)| (k.as_str(), v.as_str()))
+        .collect();
+    let get = |k: &str| last.get(k).copied();
     let ty = get("TYPE").unwrap_or("").to_ascii_lowercase();
     i.kind = match ty.as_str() {
         "ethernet" => Some(InterfaceKind::Ethernet),
@@ -352,11 +353,12 @@ pub fn parse_rhel_routes(text: &str) -> (Vec<Route>, Vec<String>) {
     if text.lines().any(|l| l.trim_start().starts_with("ADDRESS")) {
         let (kv, w) = parse_assignments(text);
         warnings.extend(w);
-        let get = |k: String| {
-            kv.iter()
-                .find(|(key, _, _)| *key == k)
-                .map(|(_, v, _)| v.clone())
-        };
+        let first: BTreeMap<&str, &str> = kv
+            .iter()
+            .rev()
+            .map(|(k, v, _)| (k.as_str(), v.as_str()))
+            .collect();
+        let get = |k: String| first.get(k.as_str()).map(|v| v.to_string());
         for n in 0..256u32 {
             let Some(addr) = get(format!("ADDRESS{n}")) else {
                 continue;

@@ -2,7 +2,7 @@
 //! `source-directory` includes, `auto`/`allow-*` lines and `iface`
 //! stanzas (interfaces(5); ifupdown2 and ifupdown-ng read the same file).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::addr::{netmask_prefix, normalize_mac, with_prefix};
 use super::glob;
@@ -175,21 +175,20 @@ fn method(family: &str, m: &str) -> Option<Method> {
 /// interface, sourced at its first stanza.
 pub fn assemble(items: &[(String, Item)], warnings: &mut Vec<(String, String)>) -> Vec<Interface> {
     let mut out: Vec<Interface> = Vec::new();
-    let mut allow: Vec<(String, String)> = Vec::new();
+    // Name → allow classes, and name → index in `out`: one pass each.
+    let mut allow: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (_, item) in items {
         if let Item::Allow { class, names } = item {
             for n in names {
-                allow.push((n.clone(), class.clone()));
+                allow.entry(n.as_str()).or_default().push(class.as_str());
             }
         }
     }
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
     for (path, item) in items {
         let Item::Iface(st) = item else { continue };
-        let idx = match out
-            .iter()
-            .position(|i| i.name.as_deref() == Some(st.name.as_str()))
-        {
-            Some(i) => i,
+        let idx = match index.get(st.name.as_str()) {
+            Some(i) => *i,
             None => {
                 out.push(Interface {
                     name: Some(st.name.clone()),
@@ -201,7 +200,9 @@ pub fn assemble(items: &[(String, Item)], warnings: &mut Vec<(String, String)>) 
                     },
                     ..Interface::default()
                 });
-                out.len().saturating_sub(1)
+                let i = out.len().saturating_sub(1);
+                index.insert(st.name.as_str(), i);
+                i
             }
         };
         let Some(iface) = out.get_mut(idx) else {
@@ -214,11 +215,7 @@ pub fn assemble(items: &[(String, Item)], warnings: &mut Vec<(String, String)>) 
     }
     for iface in &mut out {
         let name = iface.name.clone().unwrap_or_default();
-        let classes: Vec<&str> = allow
-            .iter()
-            .filter(|(n, _)| *n == name)
-            .map(|(_, c)| c.as_str())
-            .collect();
+        let classes: Vec<&str> = allow.get(name.as_str()).cloned().unwrap_or_default();
         iface.start_mode = Some(if classes.contains(&"auto") {
             StartMode::Auto
         } else if classes.contains(&"hotplug") {
@@ -440,7 +437,11 @@ fn read_file(
     budget: &mut usize,
 ) {
     if !seen.insert(path.to_string()) {
-        files.warn(SECTION, path, "sourced again (an include loop): skipped");
+        files.warn(
+            SECTION,
+            path,
+            "sourced again (an include loop or a repeated include): skipped",
+        );
         return;
     }
     if *budget == 0 {

@@ -3,6 +3,8 @@
 //! file-name order as netplan-generate(8) says: later scalars override,
 //! sequences are concatenated, mappings merge.
 
+use std::collections::BTreeMap;
+
 use serde_yaml_ng::{Mapping, Value};
 
 use super::addr::{is_ipv6, normalize_mac};
@@ -17,6 +19,11 @@ pub const DIRS: [&str; 4] = [
     "/lib/netplan",
     "/usr/lib/netplan",
 ];
+
+/// Most definitions read (real configurations have a handful).
+const MAX_DEFINITIONS: usize = 4096;
+/// Most warnings reported for the merged files.
+const MAX_WARNINGS: usize = 100;
 
 /// Deepest nesting merged (the YAML parser itself stops at 128).
 const MAX_DEPTH: usize = 64;
@@ -130,6 +137,12 @@ pub fn interfaces(
             continue;
         };
         for (id, def) in defs {
+            if out.len() >= MAX_DEFINITIONS {
+                warnings.push(format!(
+                    "more than {MAX_DEFINITIONS} definitions: the rest is skipped"
+                ));
+                break;
+            }
             let Some(id) = s(id) else {
                 warnings.push(format!("network.{ty}: a key that is not a name"));
                 continue;
@@ -166,15 +179,16 @@ pub fn interfaces(
         }
     }
     // Bond and bridge members point at their master.
-    let links: Vec<(String, Vec<String>)> = out
-        .iter()
-        .filter_map(|i| Some((i.id.clone()?, i.members.clone())))
-        .collect();
+    let mut master_of: BTreeMap<String, String> = BTreeMap::new();
+    for i in &out {
+        if let Some(id) = &i.id {
+            for m in &i.members {
+                master_of.entry(m.clone()).or_insert_with(|| id.clone());
+            }
+        }
+    }
     for i in &mut out {
-        if let Some((master, _)) = links
-            .iter()
-            .find(|(_, m)| i.id.as_ref().is_some_and(|id| m.contains(id)))
-        {
+        if let Some(master) = i.id.as_ref().and_then(|id| master_of.get(id)) {
             i.master = Some(master.clone());
         }
     }
@@ -372,6 +386,11 @@ pub fn read(files: &GuestFiles) -> Netplan {
     };
     let mut warnings = Vec::new();
     let (ifaces, renderers) = interfaces(&merged, &files_of, &mut warnings);
+    if warnings.len() > MAX_WARNINGS {
+        let more = warnings.len().saturating_sub(MAX_WARNINGS);
+        warnings.truncate(MAX_WARNINGS);
+        warnings.push(format!("{more} more warnings not shown"));
+    }
     for w in warnings {
         // Merged settings have no single file: the warning names the last
         // file with the definition it is about, else the first file read.

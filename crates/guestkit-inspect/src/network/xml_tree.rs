@@ -50,7 +50,9 @@ pub fn decode(s: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(rest.get(..amp).unwrap_or(""));
         let after = rest.get(amp..).unwrap_or("");
-        let semi = after.find(';').filter(|&p| p <= 12);
+        // Entities are short: look for the `;` in the next few bytes only
+        // (a far one would make long runs of `&` quadratic).
+        let semi = after.bytes().take(13).position(|b| b == b';');
         let Some(semi) = semi else {
             out.push('&');
             rest = after.get(1..).unwrap_or("");
