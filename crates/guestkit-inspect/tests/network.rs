@@ -750,6 +750,13 @@ fn debian_guest() {
         .service
         .as_ref()
         .is_some_and(|v| v.installed && !v.enabled));
+    // The serialised shape, as reports carry it.
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["likely_active"][0], "ifupdown");
+    assert_eq!(json["interfaces"][1]["ipv4"]["method"], "static");
+    assert_eq!(json["interfaces"][1]["source"]["system"], "ifupdown");
+    assert_eq!(json["interfaces"][2]["start_mode"], "hotplug");
+    assert_eq!(json["dns"]["resolv_conf"]["nameservers"][0], "192.0.2.53");
     // The guest's own ifupdown reads its interfaces file the same way.
     let bin = guest_ifquery().unwrap();
     compare_with_ifquery(&bin, &root.join("etc/network/interfaces"), &s);
