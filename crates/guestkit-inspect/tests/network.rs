@@ -353,6 +353,17 @@ fn suse_ifcfg_routes_and_wicked() {
     assert!(svc.enabled);
     assert!(svc.evidence.iter().any(|e| e
         == "alias /etc/systemd/system/network.service -> /usr/lib/systemd/system/wicked.service"));
+    let ifcfg = s
+        .systems
+        .iter()
+        .find(|x| x.system == Some(System::Ifcfg))
+        .unwrap();
+    // network.service is wicked's alias here, not the legacy service.
+    assert_eq!(ifcfg.service, None);
+    assert_eq!(
+        ifcfg.evidence,
+        ["SUSE ifcfg files, read by wicked (enabled)"]
+    );
     let eth0 = named(&s, "eth0");
     assert_eq!(eth0.ipv4.method, Some(Method::Static));
     assert_eq!(eth0.ipv4.addresses, ["192.168.50.20/24"]);

@@ -178,7 +178,15 @@ pub fn inspect(files: &GuestFiles) -> NetworkSection {
         };
         let has = !ifcfg.interfaces.is_empty();
         if has {
-            if ifcfg.rhel && nm_service.enabled {
+            let nm_reads_ifcfg =
+                nm_conf.plugins.is_empty() || nm_conf.plugins.iter().any(|p| p == "ifcfg-rh");
+            if ifcfg.rhel && nm_service.enabled && !nm_reads_ifcfg {
+                s.evidence.push(format!(
+                    "NetworkManager is enabled but its plugins ({}) leave out ifcfg-rh",
+                    nm_conf.plugins.join(", ")
+                ));
+            }
+            if ifcfg.rhel && nm_service.enabled && nm_reads_ifcfg {
                 s.likely_active = true;
                 s.evidence.push(
                     "Red Hat ifcfg files, read by NetworkManager (enabled) through ifcfg-rh".into(),
@@ -206,7 +214,7 @@ pub fn inspect(files: &GuestFiles) -> NetworkSection {
                     .push("ifcfg files, but no enabled service reading them".into());
             }
         }
-        if initscripts_service.installed {
+        if initscripts_service.installed || initscripts_service.enabled {
             s.service = Some(initscripts_service);
         }
         if !s.config_files.is_empty() || s.service.is_some() {

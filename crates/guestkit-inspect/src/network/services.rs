@@ -77,16 +77,28 @@ impl<'a> Units<'a> {
             unit: unit.to_string(),
             ..ServiceState::default()
         };
+        let etc = format!("{SYSTEMD_ETC}/{unit}");
+        let etc_target = self.link_target(&etc);
+        // `/etc/systemd/system/U` linked to another unit is an alias
+        // (SUSE's network.service -> wicked.service), not U installed.
+        let alias_of = etc_target
+            .as_deref()
+            .filter(|t| *t != "/dev/null" && t.rsplit('/').next() != Some(unit));
+        if let Some(t) = alias_of {
+            st.evidence.push(format!("{etc} is an alias of {t}"));
+        }
         for dir in UNIT_DIRS {
             let p = format!("{dir}/{unit}");
+            if dir == SYSTEMD_ETC && alias_of.is_some() {
+                continue;
+            }
             if self.files.is_file(&p) {
                 st.installed = true;
                 st.evidence.push(format!("unit file {p}"));
                 break;
             }
         }
-        let etc = format!("{SYSTEMD_ETC}/{unit}");
-        if self.link_target(&etc).as_deref() == Some("/dev/null") {
+        if etc_target.as_deref() == Some("/dev/null") {
             st.masked = true;
             st.evidence.push(format!("{etc} -> /dev/null (masked)"));
         }
