@@ -8,6 +8,7 @@ pub mod databases;
 pub mod engine;
 pub mod files;
 pub mod kernels;
+pub mod network;
 pub mod options;
 pub mod os;
 pub mod packages;
