@@ -34,7 +34,7 @@ pub struct InspectArgs {
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
     /// Optional sections to include, comma-separated (default: all):
-    /// packages, services, users, security, kernels, storage, databases,
+    /// packages, services, users, network, security, kernels, storage, databases,
     /// system.
     #[arg(long, value_delimiter = ',')]
     pub sections: Option<Vec<String>>,
@@ -138,6 +138,29 @@ fn section_rows(os: &guestkit_inspect::OsReport) -> Vec<(&'static str, String)> 
                 admins.join(", ")
             ),
         ));
+    }
+    if let Some(net) = &os.network {
+        let ifaces: Vec<String> = net
+            .interfaces
+            .iter()
+            .filter(|i| i.kind != Some(guestkit_inspect::network::InterfaceKind::Loopback))
+            .map(|i| {
+                let name = i
+                    .name
+                    .clone()
+                    .or_else(|| i.id.clone())
+                    .unwrap_or_else(|| "?".into());
+                let how = match (i.ipv4.addresses.first(), &i.ipv4.method) {
+                    (Some(a), _) => a.clone(),
+                    (None, Some(m)) => format!("{m:?}").to_lowercase(),
+                    (None, None) => "-".into(),
+                };
+                format!("{name} {how}")
+            })
+            .collect();
+        if !ifaces.is_empty() {
+            rows.push(("network", ifaces.join(", ")));
+        }
     }
     if let Some(sec) = &os.security {
         let fw: Vec<String> = sec

@@ -13,7 +13,7 @@ use crate::report::{
     FilesystemEntry, Mountpoint, OsReport, Report, Warning, WindowsReport, SCHEMA_VERSION,
 };
 use crate::{
-    databases, kernels, os, packages, security, services, storage, system, users, windows,
+    databases, kernels, network, os, packages, security, services, storage, system, users, windows,
 };
 
 /// Per-section wall times, in milliseconds.
@@ -69,6 +69,7 @@ pub fn inspect_root(
         services: None,
         kernels: None,
         users: None,
+        network: None,
         security: None,
         storage: None,
         databases: None,
@@ -97,6 +98,9 @@ pub fn inspect_root(
         }
         if options.wants(Section::Kernels) {
             report.kernels = Some(timings.time("kernels", || kernels::inspect(&files)));
+        }
+        if options.wants(Section::Network) {
+            report.network = Some(timings.time("network", || network::inspect(&files)));
         }
         let want_security = options.wants(Section::Security);
         if options.wants(Section::Users) || want_security {

@@ -7,6 +7,7 @@ pub enum Section {
     Packages,
     Services,
     Users,
+    Network,
     Security,
     Kernels,
     Storage,
@@ -16,10 +17,11 @@ pub enum Section {
 
 impl Section {
     /// Every optional section.
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Packages,
         Section::Services,
         Section::Users,
+        Section::Network,
         Section::Security,
         Section::Kernels,
         Section::Storage,
@@ -34,6 +36,7 @@ impl Section {
             Section::Packages => "packages",
             Section::Services => "services",
             Section::Users => "users",
+            Section::Network => "network",
             Section::Security => "security",
             Section::Kernels => "kernels",
             Section::Storage => "storage",
@@ -112,11 +115,13 @@ mod tests {
         let (o, unknown) = InspectOptions::from_job_flags([
             ("include_packages", false),
             ("include_security", true),
+            ("include_network", false),
             ("deep_scan", true),
             ("include_nonsense", true),
         ]);
         assert!(!o.wants(Section::Packages));
         assert!(o.wants(Section::Security) && o.wants(Section::Storage));
+        assert!(!o.wants(Section::Network));
         assert!(o.deep_scan);
         assert_eq!(unknown, ["include_nonsense"]);
     }

@@ -44,6 +44,8 @@ pub struct OsReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<crate::users::UsersSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::network::NetworkSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub security: Option<crate::security::SecuritySection>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage: Option<crate::storage::StorageSection>,
