@@ -57,7 +57,11 @@ kernel.kptr_restrict = 2\nfs.suid_dumpable = 0\n";
 
 /// A Debian 12 guest configured to pass every check tested here.
 fn hardened(r: &Path) {
-    write(r, "/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n");
+    write(
+        r,
+        "/etc/os-release",
+        "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n",
+    );
     write(r, "/etc/debian_version", "12.7\n");
     write(r, "/etc/hostname", "hardened\n");
     link(r, "/lib", "usr/lib");
@@ -78,7 +82,11 @@ fn hardened(r: &Path) {
          alice:$6$salt$hash:19700:1:365:7:::\nbob:$6$salt$hash:19700:1:365:7:::\n",
     );
     chmod(r, "/etc/shadow", 0o640);
-    write(r, "/etc/group", "root:x:0:\ndaemon:x:1:\nsudo:x:27:alice\nstaff:x:50:\nalice:x:1000:\nbob:x:1001:\n");
+    write(
+        r,
+        "/etc/group",
+        "root:x:0:\ndaemon:x:1:\nsudo:x:27:alice\nstaff:x:50:\nalice:x:1000:\nbob:x:1001:\n",
+    );
     write(r, "/etc/gshadow", "root:*::\nsudo:*::alice\n");
     chmod(r, "/etc/gshadow", 0o640);
     write(r, "/etc/ssh/sshd_config", SSHD);
@@ -105,7 +113,11 @@ fn hardened(r: &Path) {
     write(r, "/etc/security/pwquality.conf", "minlen = 14\n");
     write(r, "/etc/security/limits.conf", "* hard core 0\n");
     write(r, "/etc/fstab", FSTAB);
-    write(r, "/usr/lib/sysctl.d/60-hardening.conf", "net.ipv4.ip_forward = 1\n");
+    write(
+        r,
+        "/usr/lib/sysctl.d/60-hardening.conf",
+        "net.ipv4.ip_forward = 1\n",
+    );
     write(r, "/etc/sysctl.d/60-hardening.conf", SYSCTL);
     write(r, "/etc/sysctl.conf", "# nothing\n");
     // Firewall, MAC, audit, logging, time.
@@ -118,10 +130,18 @@ fn hardened(r: &Path) {
     );
     enable(r, "nftables.service", "sysinit.target");
     write(r, "/usr/sbin/apparmor_parser", "ELF");
-    write(r, "/etc/apparmor.d/usr.sbin.chronyd", "profile chronyd /usr/sbin/chronyd {\n}\n");
+    write(
+        r,
+        "/etc/apparmor.d/usr.sbin.chronyd",
+        "profile chronyd /usr/sbin/chronyd {\n}\n",
+    );
     enable(r, "apparmor.service", "sysinit.target");
     write(r, "/usr/sbin/auditd", "ELF");
-    write(r, "/etc/audit/rules.d/50-identity.rules", "-w /etc/passwd -p wa -k identity\n-w /etc/shadow -p wa -k identity\n");
+    write(
+        r,
+        "/etc/audit/rules.d/50-identity.rules",
+        "-w /etc/passwd -p wa -k identity\n-w /etc/shadow -p wa -k identity\n",
+    );
     enable(r, "auditd.service", "multi-user.target");
     write(r, "/etc/rsyslog.conf", "*.* @@loghost.example:514\n");
     enable(r, "chrony.service", "multi-user.target");
@@ -131,7 +151,13 @@ fn hardened(r: &Path) {
     // Cron, permissions, boot.
     write(r, "/etc/crontab", "SHELL=/bin/sh\n");
     chmod(r, "/etc/crontab", 0o600);
-    for d in ["cron.d", "cron.daily", "cron.hourly", "cron.weekly", "cron.monthly"] {
+    for d in [
+        "cron.d",
+        "cron.daily",
+        "cron.hourly",
+        "cron.weekly",
+        "cron.monthly",
+    ] {
         write(r, &format!("/etc/{d}/.placeholder"), "");
         chmod(r, &format!("/etc/{d}"), 0o700);
     }
@@ -146,8 +172,16 @@ fn hardened(r: &Path) {
          kernel/drivers/net/virtio_net.ko.xz: kernel/net/core/failover.ko.xz\n",
     );
     write(r, "/usr/sbin/qemu-ga", "ELF");
-    write(r, "/etc/cloud/cloud.cfg", "datasource_list: [ NoCloud, ConfigDrive ]\n");
-    write(r, "/etc/systemd/journald.conf", "[Journal]\nSystemMaxUse=500M\n");
+    write(
+        r,
+        "/etc/cloud/cloud.cfg",
+        "datasource_list: [ NoCloud, ConfigDrive ]\n",
+    );
+    write(
+        r,
+        "/etc/systemd/journald.conf",
+        "[Journal]\nSystemMaxUse=500M\n",
+    );
     write(r, "/srv/tmp/.keep", "");
     chmod(r, "/srv/tmp", 0o1777);
 }
@@ -168,72 +202,189 @@ fn bad_sysctl(r: &Path, line: &str) {
 
 const MUTATIONS: &[Mutation] = &[
     // sshd: the drop-in read through Include comes first and wins.
-    (&["ssh.permit-root-login"], "/etc/ssh/sshd_config.d/50-cloud.conf", |r| {
-        write(r, "/etc/ssh/sshd_config.d/50-cloud.conf", "PermitRootLogin prohibit-password\n")
-    }),
-    (&["ssh.password-authentication"], "PasswordAuthentication yes", |r| {
-        replace(r, "/etc/ssh/sshd_config", "PasswordAuthentication no", "PasswordAuthentication yes")
-    }),
-    (&["ssh.permit-empty-passwords"], "PermitEmptyPasswords yes", |r| {
-        replace(r, "/etc/ssh/sshd_config", "PermitEmptyPasswords no", "PermitEmptyPasswords yes")
-    }),
+    (
+        &["ssh.permit-root-login"],
+        "/etc/ssh/sshd_config.d/50-cloud.conf",
+        |r| {
+            write(
+                r,
+                "/etc/ssh/sshd_config.d/50-cloud.conf",
+                "PermitRootLogin prohibit-password\n",
+            )
+        },
+    ),
+    (
+        &["ssh.password-authentication"],
+        "PasswordAuthentication yes",
+        |r| {
+            replace(
+                r,
+                "/etc/ssh/sshd_config",
+                "PasswordAuthentication no",
+                "PasswordAuthentication yes",
+            )
+        },
+    ),
+    (
+        &["ssh.permit-empty-passwords"],
+        "PermitEmptyPasswords yes",
+        |r| {
+            replace(
+                r,
+                "/etc/ssh/sshd_config",
+                "PermitEmptyPasswords no",
+                "PermitEmptyPasswords yes",
+            )
+        },
+    ),
     (&["ssh.x11-forwarding"], "X11Forwarding yes", |r| {
-        replace(r, "/etc/ssh/sshd_config", "X11Forwarding no", "X11Forwarding yes")
+        replace(
+            r,
+            "/etc/ssh/sshd_config",
+            "X11Forwarding no",
+            "X11Forwarding yes",
+        )
     }),
     (&["ssh.max-auth-tries"], "MaxAuthTries 6", |r| {
         replace(r, "/etc/ssh/sshd_config", "MaxAuthTries 4\n", "")
     }),
     (&["ssh.ignore-rhosts"], "IgnoreRhosts no", |r| {
-        replace(r, "/etc/ssh/sshd_config", "IgnoreRhosts yes", "IgnoreRhosts no")
+        replace(
+            r,
+            "/etc/ssh/sshd_config",
+            "IgnoreRhosts yes",
+            "IgnoreRhosts no",
+        )
     }),
-    (&["ssh.hostbased-authentication"], "HostbasedAuthentication yes", |r| {
-        replace(r, "/etc/ssh/sshd_config", "HostbasedAuthentication no", "HostbasedAuthentication yes")
-    }),
-    (&["ssh.permit-user-environment"], "PermitUserEnvironment yes", |r| {
-        replace(r, "/etc/ssh/sshd_config", "PermitUserEnvironment no", "PermitUserEnvironment yes")
-    }),
+    (
+        &["ssh.hostbased-authentication"],
+        "HostbasedAuthentication yes",
+        |r| {
+            replace(
+                r,
+                "/etc/ssh/sshd_config",
+                "HostbasedAuthentication no",
+                "HostbasedAuthentication yes",
+            )
+        },
+    ),
+    (
+        &["ssh.permit-user-environment"],
+        "PermitUserEnvironment yes",
+        |r| {
+            replace(
+                r,
+                "/etc/ssh/sshd_config",
+                "PermitUserEnvironment no",
+                "PermitUserEnvironment yes",
+            )
+        },
+    ),
     (&["ssh.banner"], "Banner none", |r| {
         replace(r, "/etc/ssh/sshd_config", "Banner /etc/issue.net\n", "")
     }),
     (&["ssh.weak-ciphers"], "aes128-cbc", |r| {
-        replace(r, "/etc/ssh/sshd_config", "Ciphers aes256-gcm@openssh.com", "Ciphers aes256-gcm@openssh.com,aes128-cbc")
+        replace(
+            r,
+            "/etc/ssh/sshd_config",
+            "Ciphers aes256-gcm@openssh.com",
+            "Ciphers aes256-gcm@openssh.com,aes128-cbc",
+        )
     }),
     (&["ssh.weak-macs"], "hmac-md5", |r| {
-        replace(r, "/etc/ssh/sshd_config", "MACs hmac-sha2-512-etm@openssh.com", "MACs hmac-md5,hmac-sha2-512-etm@openssh.com")
+        replace(
+            r,
+            "/etc/ssh/sshd_config",
+            "MACs hmac-sha2-512-etm@openssh.com",
+            "MACs hmac-md5,hmac-sha2-512-etm@openssh.com",
+        )
     }),
     (&["ssh.weak-kex"], "diffie-hellman-group1-sha1", |r| {
-        replace(r, "/etc/ssh/sshd_config", "KexAlgorithms curve25519-sha256", "KexAlgorithms curve25519-sha256,diffie-hellman-group1-sha1")
+        replace(
+            r,
+            "/etc/ssh/sshd_config",
+            "KexAlgorithms curve25519-sha256",
+            "KexAlgorithms curve25519-sha256,diffie-hellman-group1-sha1",
+        )
     }),
     // Accounts and sudo.
-    (&["accounts.empty-password"], "bob: empty password field", |r| {
-        replace(r, "/etc/shadow", "bob:$6$salt$hash:", "bob::")
-    }),
-    (&["accounts.uid0-non-root", "accounts.duplicate-uids"], "toor has uid 0", |r| {
-        replace(r, "/etc/passwd", "daemon:", "toor:x:0:0::/root:/usr/sbin/nologin\ndaemon:")
-    }),
-    (&["accounts.duplicate-uids"], "uid 1000: alice, carol", |r| {
-        replace(r, "/etc/passwd", "bob:", "carol:x:1000:1000::/home/carol:/bin/bash\nbob:")
-    }),
+    (
+        &["accounts.empty-password"],
+        "bob: empty password field",
+        |r| replace(r, "/etc/shadow", "bob:$6$salt$hash:", "bob::"),
+    ),
+    (
+        &["accounts.uid0-non-root", "accounts.duplicate-uids"],
+        "toor has uid 0",
+        |r| {
+            replace(
+                r,
+                "/etc/passwd",
+                "daemon:",
+                "toor:x:0:0::/root:/usr/sbin/nologin\ndaemon:",
+            )
+        },
+    ),
+    (
+        &["accounts.duplicate-uids"],
+        "uid 1000: alice, carol",
+        |r| {
+            replace(
+                r,
+                "/etc/passwd",
+                "bob:",
+                "carol:x:1000:1000::/home/carol:/bin/bash\nbob:",
+            )
+        },
+    ),
     (&["accounts.duplicate-gids"], "gid 50: staff, users", |r| {
         replace(r, "/etc/group", "alice:", "users:x:50:\nalice:")
     }),
-    (&["accounts.duplicate-names"], "group staff listed twice", |r| {
-        replace(r, "/etc/group", "alice:", "staff:x:51:\nalice:")
-    }),
-    (&["accounts.system-login-shell"], "daemon (uid 1) has shell /bin/bash", |r| {
-        replace(r, "/etc/passwd", "/usr/sbin:/usr/sbin/nologin", "/usr/sbin:/bin/bash")
-    }),
-    (&["accounts.root-authorized-keys"], "ssh-ed25519 AAAA", |r| {
-        write(r, "/root/.ssh/authorized_keys", "# keys\nssh-ed25519 AAAAC3Nza admin@laptop\n")
-    }),
-    (&["sudo.nopasswd-all"], "bob may run ALL with NOPASSWD", |r| {
-        write(r, "/etc/sudoers.d/90-bob", "bob ALL=(ALL) NOPASSWD: ALL\n")
-    }),
-    (&["sudo.authenticate-disabled"], "Defaults !authenticate", |r| {
-        write(r, "/etc/sudoers.d/10-noauth", "Defaults !authenticate\n")
-    }),
+    (
+        &["accounts.duplicate-names"],
+        "group staff listed twice",
+        |r| replace(r, "/etc/group", "alice:", "staff:x:51:\nalice:"),
+    ),
+    (
+        &["accounts.system-login-shell"],
+        "daemon (uid 1) has shell /bin/bash",
+        |r| {
+            replace(
+                r,
+                "/etc/passwd",
+                "/usr/sbin:/usr/sbin/nologin",
+                "/usr/sbin:/bin/bash",
+            )
+        },
+    ),
+    (
+        &["accounts.root-authorized-keys"],
+        "ssh-ed25519 AAAA",
+        |r| {
+            write(
+                r,
+                "/root/.ssh/authorized_keys",
+                "# keys\nssh-ed25519 AAAAC3Nza admin@laptop\n",
+            )
+        },
+    ),
+    (
+        &["sudo.nopasswd-all"],
+        "bob may run ALL with NOPASSWD",
+        |r| write(r, "/etc/sudoers.d/90-bob", "bob ALL=(ALL) NOPASSWD: ALL\n"),
+    ),
+    (
+        &["sudo.authenticate-disabled"],
+        "Defaults !authenticate",
+        |r| write(r, "/etc/sudoers.d/10-noauth", "Defaults !authenticate\n"),
+    ),
     (&["password.max-days"], "PASS_MAX_DAYS 99999", |r| {
-        replace(r, "/etc/login.defs", "PASS_MAX_DAYS 365", "PASS_MAX_DAYS 99999")
+        replace(
+            r,
+            "/etc/login.defs",
+            "PASS_MAX_DAYS 365",
+            "PASS_MAX_DAYS 99999",
+        )
     }),
     (&["password.min-days"], "PASS_MIN_DAYS 0", |r| {
         replace(r, "/etc/login.defs", "PASS_MIN_DAYS 1", "PASS_MIN_DAYS 0")
@@ -242,18 +393,34 @@ const MUTATIONS: &[Mutation] = &[
         replace(r, "/etc/login.defs", "PASS_WARN_AGE 7", "PASS_WARN_AGE 3")
     }),
     (&["password.hash-algorithm"], "ENCRYPT_METHOD MD5", |r| {
-        replace(r, "/etc/login.defs", "ENCRYPT_METHOD SHA512", "ENCRYPT_METHOD MD5")
+        replace(
+            r,
+            "/etc/login.defs",
+            "ENCRYPT_METHOD SHA512",
+            "ENCRYPT_METHOD MD5",
+        )
     }),
     (&["password.quality"], "minlen=8", |r| {
         replace(r, "/etc/pam.d/common-password", "minlen=14", "minlen=8")
     }),
     (&["password.lockout"], "no pam_faillock", |r| {
-        write(r, "/etc/pam.d/common-auth", "auth [success=1 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n")
+        write(
+            r,
+            "/etc/pam.d/common-auth",
+            "auth [success=1 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n",
+        )
     }),
     (&["password.pam-nullok"], "pam_unix nullok", |r| {
-        replace(r, "/etc/pam.d/common-auth", "pam_unix.so", "pam_unix.so nullok")
+        replace(
+            r,
+            "/etc/pam.d/common-auth",
+            "pam_unix.so",
+            "pam_unix.so nullok",
+        )
     }),
-    (&["accounts.umask"], "UMASK 022", |r| replace(r, "/etc/login.defs", "UMASK 027", "UMASK 022")),
+    (&["accounts.umask"], "UMASK 022", |r| {
+        replace(r, "/etc/login.defs", "UMASK 027", "UMASK 022")
+    }),
     // Files.
     (&["fs.world-writable-dirs"], "/srv/drop", |r| {
         write(r, "/srv/drop/.keep", "");
@@ -271,96 +438,293 @@ const MUTATIONS: &[Mutation] = &[
         write(r, "/usr/local/bin/rootme", "ELF");
         chmod(r, "/usr/local/bin/rootme", 0o4755);
     }),
-    (&["fs.shadow-permissions"], "mode 0644", |r| chmod(r, "/etc/shadow", 0o644)),
-    (&["fs.gshadow-permissions"], "mode 0644", |r| chmod(r, "/etc/gshadow", 0o644)),
-    (&["fs.passwd-permissions"], "mode 0664", |r| chmod(r, "/etc/passwd", 0o664)),
-    (&["fs.grub-cfg-permissions"], "mode 0444", |r| chmod(r, "/boot/grub/grub.cfg", 0o444)),
+    (&["fs.shadow-permissions"], "mode 0644", |r| {
+        chmod(r, "/etc/shadow", 0o644)
+    }),
+    (&["fs.gshadow-permissions"], "mode 0644", |r| {
+        chmod(r, "/etc/gshadow", 0o644)
+    }),
+    (&["fs.passwd-permissions"], "mode 0664", |r| {
+        chmod(r, "/etc/passwd", 0o664)
+    }),
+    (&["fs.grub-cfg-permissions"], "mode 0444", |r| {
+        chmod(r, "/boot/grub/grub.cfg", 0o444)
+    }),
     (&["fs.tmp-partition"], "no entry for /tmp", |r| {
-        replace(r, "/etc/fstab", "tmpfs /tmp tmpfs nodev,nosuid,noexec 0 0\n", "")
+        replace(
+            r,
+            "/etc/fstab",
+            "tmpfs /tmp tmpfs nodev,nosuid,noexec 0 0\n",
+            "",
+        )
     }),
     (&["fs.var-tmp-partition"], "no entry for /var/tmp", |r| {
-        replace(r, "/etc/fstab", "UUID=0a1e /var/tmp ext4 nodev,nosuid,noexec,noatime 0 2\n", "")
+        replace(
+            r,
+            "/etc/fstab",
+            "UUID=0a1e /var/tmp ext4 nodev,nosuid,noexec,noatime 0 2\n",
+            "",
+        )
     }),
     (&["fs.var-log-partition"], "no entry for /var/log", |r| {
-        replace(r, "/etc/fstab", "UUID=0a1d /var/log ext4 defaults,noatime 0 2\n", "")
+        replace(
+            r,
+            "/etc/fstab",
+            "UUID=0a1d /var/log ext4 defaults,noatime 0 2\n",
+            "",
+        )
     }),
     (&["fs.home-partition"], "no entry for /home", |r| {
-        replace(r, "/etc/fstab", "UUID=0a1c /home ext4 defaults,nodev,noatime 0 2\n", "")
+        replace(
+            r,
+            "/etc/fstab",
+            "UUID=0a1c /home ext4 defaults,nodev,noatime 0 2\n",
+            "",
+        )
     }),
-    (&["fs.tmp-nodev"], "/tmp nosuid,noexec", |r| replace(r, "/etc/fstab", "/tmp tmpfs nodev,", "/tmp tmpfs ")),
-    (&["fs.tmp-nosuid"], "/tmp nodev,noexec", |r| replace(r, "/etc/fstab", "/tmp tmpfs nodev,nosuid,", "/tmp tmpfs nodev,")),
-    (&["fs.tmp-noexec"], "/tmp nodev,nosuid", |r| replace(r, "/etc/fstab", "/tmp tmpfs nodev,nosuid,noexec", "/tmp tmpfs nodev,nosuid")),
-    (&["fs.var-tmp-nodev"], "/var/tmp nosuid", |r| replace(r, "/etc/fstab", "/var/tmp ext4 nodev,", "/var/tmp ext4 ")),
-    (&["fs.var-tmp-nosuid"], "/var/tmp nodev,noexec", |r| replace(r, "/etc/fstab", "/var/tmp ext4 nodev,nosuid,", "/var/tmp ext4 nodev,")),
-    (&["fs.var-tmp-noexec"], "/var/tmp nodev,nosuid,noatime", |r| replace(r, "/etc/fstab", "/var/tmp ext4 nodev,nosuid,noexec,", "/var/tmp ext4 nodev,nosuid,")),
-    (&["fs.dev-shm-nodev"], "/dev/shm nosuid", |r| replace(r, "/etc/fstab", "/dev/shm tmpfs nodev,", "/dev/shm tmpfs ")),
-    (&["fs.dev-shm-nosuid"], "/dev/shm nodev,noexec", |r| replace(r, "/etc/fstab", "/dev/shm tmpfs nodev,nosuid,", "/dev/shm tmpfs nodev,")),
-    (&["fs.dev-shm-noexec"], "/dev/shm nodev,nosuid", |r| replace(r, "/etc/fstab", "/dev/shm tmpfs nodev,nosuid,noexec", "/dev/shm tmpfs nodev,nosuid")),
+    (&["fs.tmp-nodev"], "/tmp nosuid,noexec", |r| {
+        replace(r, "/etc/fstab", "/tmp tmpfs nodev,", "/tmp tmpfs ")
+    }),
+    (&["fs.tmp-nosuid"], "/tmp nodev,noexec", |r| {
+        replace(
+            r,
+            "/etc/fstab",
+            "/tmp tmpfs nodev,nosuid,",
+            "/tmp tmpfs nodev,",
+        )
+    }),
+    (&["fs.tmp-noexec"], "/tmp nodev,nosuid", |r| {
+        replace(
+            r,
+            "/etc/fstab",
+            "/tmp tmpfs nodev,nosuid,noexec",
+            "/tmp tmpfs nodev,nosuid",
+        )
+    }),
+    (&["fs.var-tmp-nodev"], "/var/tmp nosuid", |r| {
+        replace(r, "/etc/fstab", "/var/tmp ext4 nodev,", "/var/tmp ext4 ")
+    }),
+    (&["fs.var-tmp-nosuid"], "/var/tmp nodev,noexec", |r| {
+        replace(
+            r,
+            "/etc/fstab",
+            "/var/tmp ext4 nodev,nosuid,",
+            "/var/tmp ext4 nodev,",
+        )
+    }),
+    (
+        &["fs.var-tmp-noexec"],
+        "/var/tmp nodev,nosuid,noatime",
+        |r| {
+            replace(
+                r,
+                "/etc/fstab",
+                "/var/tmp ext4 nodev,nosuid,noexec,",
+                "/var/tmp ext4 nodev,nosuid,",
+            )
+        },
+    ),
+    (&["fs.dev-shm-nodev"], "/dev/shm nosuid", |r| {
+        replace(r, "/etc/fstab", "/dev/shm tmpfs nodev,", "/dev/shm tmpfs ")
+    }),
+    (&["fs.dev-shm-nosuid"], "/dev/shm nodev,noexec", |r| {
+        replace(
+            r,
+            "/etc/fstab",
+            "/dev/shm tmpfs nodev,nosuid,",
+            "/dev/shm tmpfs nodev,",
+        )
+    }),
+    (&["fs.dev-shm-noexec"], "/dev/shm nodev,nosuid", |r| {
+        replace(
+            r,
+            "/etc/fstab",
+            "/dev/shm tmpfs nodev,nosuid,noexec",
+            "/dev/shm tmpfs nodev,nosuid",
+        )
+    }),
     // Kernel parameters: a later file overrides the hardening file.
-    (&["sysctl.ip-forward"], "net.ipv4.ip_forward = 1", |r| bad_sysctl(r, "net.ipv4.ip_forward = 1\n")),
-    (&["sysctl.rp-filter"], "net.ipv4.conf.*.rp_filter = 0", |r| {
-        // A glob does not override the explicit key, so drop that first.
-        replace(r, "/etc/sysctl.d/60-hardening.conf", "net.ipv4.conf.all.rp_filter = 1\n", "");
-        bad_sysctl(r, "net.ipv4.conf.*.rp_filter = 0\n");
+    (&["sysctl.ip-forward"], "net.ipv4.ip_forward = 1", |r| {
+        bad_sysctl(r, "net.ipv4.ip_forward = 1\n")
     }),
-    (&["sysctl.accept-redirects"], "accept_redirects = 1", |r| bad_sysctl(r, "net/ipv4/conf/all/accept_redirects = 1\n")),
-    (&["sysctl.ipv6-accept-redirects"], "unset: kernel default 1", |r| {
-        replace(r, "/etc/sysctl.d/60-hardening.conf", "net.ipv6.conf.all.accept_redirects = 0\n", "")
+    (
+        &["sysctl.rp-filter"],
+        "net.ipv4.conf.*.rp_filter = 0",
+        |r| {
+            // A glob does not override the explicit key, so drop that first.
+            replace(
+                r,
+                "/etc/sysctl.d/60-hardening.conf",
+                "net.ipv4.conf.all.rp_filter = 1\n",
+                "",
+            );
+            bad_sysctl(r, "net.ipv4.conf.*.rp_filter = 0\n");
+        },
+    ),
+    (&["sysctl.accept-redirects"], "accept_redirects = 1", |r| {
+        bad_sysctl(r, "net/ipv4/conf/all/accept_redirects = 1\n")
     }),
-    (&["sysctl.send-redirects"], "send_redirects = 1", |r| bad_sysctl(r, "net.ipv4.conf.all.send_redirects = 1\n")),
-    (&["sysctl.accept-source-route"], "accept_source_route = 1", |r| bad_sysctl(r, "-net.ipv4.conf.all.accept_source_route=1\n")),
-    (&["sysctl.tcp-syncookies"], "tcp_syncookies = 0", |r| bad_sysctl(r, "net.ipv4.tcp_syncookies = 0\n")),
-    (&["sysctl.randomize-va-space"], "randomize_va_space = 0", |r| bad_sysctl(r, "kernel.randomize_va_space = 0\n")),
-    (&["sysctl.dmesg-restrict"], "dmesg_restrict = 0", |r| bad_sysctl(r, "kernel.dmesg_restrict = 0\n")),
-    (&["sysctl.kptr-restrict"], "kptr_restrict = 0", |r| bad_sysctl(r, "kernel.kptr_restrict = 0\n")),
+    (
+        &["sysctl.ipv6-accept-redirects"],
+        "unset: kernel default 1",
+        |r| {
+            replace(
+                r,
+                "/etc/sysctl.d/60-hardening.conf",
+                "net.ipv6.conf.all.accept_redirects = 0\n",
+                "",
+            )
+        },
+    ),
+    (&["sysctl.send-redirects"], "send_redirects = 1", |r| {
+        bad_sysctl(r, "net.ipv4.conf.all.send_redirects = 1\n")
+    }),
+    (
+        &["sysctl.accept-source-route"],
+        "accept_source_route = 1",
+        |r| bad_sysctl(r, "-net.ipv4.conf.all.accept_source_route=1\n"),
+    ),
+    (&["sysctl.tcp-syncookies"], "tcp_syncookies = 0", |r| {
+        bad_sysctl(r, "net.ipv4.tcp_syncookies = 0\n")
+    }),
+    (
+        &["sysctl.randomize-va-space"],
+        "randomize_va_space = 0",
+        |r| bad_sysctl(r, "kernel.randomize_va_space = 0\n"),
+    ),
+    (&["sysctl.dmesg-restrict"], "dmesg_restrict = 0", |r| {
+        bad_sysctl(r, "kernel.dmesg_restrict = 0\n")
+    }),
+    (&["sysctl.kptr-restrict"], "kptr_restrict = 0", |r| {
+        bad_sysctl(r, "kernel.kptr_restrict = 0\n")
+    }),
     (&["sysctl.suid-dumpable"], "suid_dumpable = 2", |r| {
         // /etc/sysctl.conf comes after the drop-ins.
         write(r, "/etc/sysctl.conf", "fs.suid_dumpable = 2\n")
     }),
-    (&["kernel.core-dumps-restricted"], "* hard core unlimited", |r| {
-        write(r, "/etc/security/limits.d/99-debug.conf", "* hard core unlimited\n")
-    }),
+    (
+        &["kernel.core-dumps-restricted"],
+        "* hard core unlimited",
+        |r| {
+            write(
+                r,
+                "/etc/security/limits.d/99-debug.conf",
+                "* hard core unlimited\n",
+            )
+        },
+    ),
     // Services.
-    (&["firewall.enabled"], "nftables: installed true, enabled false", |r| {
-        disable(r, "nftables.service", "sysinit.target")
-    }),
+    (
+        &["firewall.enabled"],
+        "nftables: installed true, enabled false",
+        |r| disable(r, "nftables.service", "sysinit.target"),
+    ),
     (&["firewall.rules"], "nftables: 0 rules", |r| {
         write(r, "/etc/nftables.conf", "flush ruleset\ntable inet filter {\n  chain input {\n    type filter hook input priority 0;\n  }\n}\n")
     }),
-    (&["mac.apparmor-enabled"], "enabled false", |r| disable(r, "apparmor.service", "sysinit.target")),
-    (&["services.telnet"], "telnet.socket enabled", |r| enable(r, "telnet.socket", "sockets.target")),
-    (&["services.rsh"], "rlogin.socket enabled", |r| enable(r, "rlogin.socket", "sockets.target")),
-    (&["services.tftp"], "tftpd-hpa.service enabled", |r| enable(r, "tftpd-hpa.service", "multi-user.target")),
-    (&["services.inetd"], "xinetd.service enabled", |r| enable(r, "xinetd.service", "multi-user.target")),
-    (&["services.avahi"], "avahi-daemon.service enabled", |r| enable(r, "avahi-daemon.service", "multi-user.target")),
-    (&["services.vsftpd-anonymous"], "anonymous_enable=YES", |r| {
-        replace(r, "/etc/vsftpd.conf", "anonymous_enable=NO", "anonymous_enable=YES")
+    (&["mac.apparmor-enabled"], "enabled false", |r| {
+        disable(r, "apparmor.service", "sysinit.target")
     }),
-    (&["audit.auditd-enabled"], "installed true, enabled false", |r| disable(r, "auditd.service", "multi-user.target")),
-    (&["audit.rules"], "0 rules", |r| write(r, "/etc/audit/rules.d/50-identity.rules", "# none\n")),
-    (&["logging.remote"], "no log forwarding", |r| write(r, "/etc/rsyslog.conf", "*.* /var/log/messages\n")),
-    (&["time.sync"], "no chrony", |r| disable(r, "chrony.service", "multi-user.target")),
-    (&["cron.permissions"], "mode 0644", |r| chmod(r, "/etc/crontab", 0o644)),
+    (&["services.telnet"], "telnet.socket enabled", |r| {
+        enable(r, "telnet.socket", "sockets.target")
+    }),
+    (&["services.rsh"], "rlogin.socket enabled", |r| {
+        enable(r, "rlogin.socket", "sockets.target")
+    }),
+    (&["services.tftp"], "tftpd-hpa.service enabled", |r| {
+        enable(r, "tftpd-hpa.service", "multi-user.target")
+    }),
+    (&["services.inetd"], "xinetd.service enabled", |r| {
+        enable(r, "xinetd.service", "multi-user.target")
+    }),
+    (&["services.avahi"], "avahi-daemon.service enabled", |r| {
+        enable(r, "avahi-daemon.service", "multi-user.target")
+    }),
+    (
+        &["services.vsftpd-anonymous"],
+        "anonymous_enable=YES",
+        |r| {
+            replace(
+                r,
+                "/etc/vsftpd.conf",
+                "anonymous_enable=NO",
+                "anonymous_enable=YES",
+            )
+        },
+    ),
+    (
+        &["audit.auditd-enabled"],
+        "installed true, enabled false",
+        |r| disable(r, "auditd.service", "multi-user.target"),
+    ),
+    (&["audit.rules"], "0 rules", |r| {
+        write(r, "/etc/audit/rules.d/50-identity.rules", "# none\n")
+    }),
+    (&["logging.remote"], "no log forwarding", |r| {
+        write(r, "/etc/rsyslog.conf", "*.* /var/log/messages\n")
+    }),
+    (&["time.sync"], "no chrony", |r| {
+        disable(r, "chrony.service", "multi-user.target")
+    }),
+    (&["cron.permissions"], "mode 0644", |r| {
+        chmod(r, "/etc/crontab", 0o644)
+    }),
     // Migration and performance.
-    (&["migration.fstab-device-names"], "/dev/sda1 /", |r| replace(r, "/etc/fstab", "UUID=0a1b /", "/dev/sda1 /")),
-    (&["migration.network-mac-binding"], "52:54:00:12:34:56", |r| {
-        write(r, "/etc/udev/rules.d/70-persistent-net.rules", "SUBSYSTEM==\"net\", ATTR{address}==\"52:54:00:12:34:56\", NAME=\"eth0\"\n")
+    (&["migration.fstab-device-names"], "/dev/sda1 /", |r| {
+        replace(r, "/etc/fstab", "UUID=0a1b /", "/dev/sda1 /")
     }),
-    (&["migration.hypervisor-tools"], "open-vm-tools", |r| write(r, "/usr/bin/vmtoolsd", "ELF")),
+    (
+        &["migration.network-mac-binding"],
+        "52:54:00:12:34:56",
+        |r| {
+            write(
+                r,
+                "/etc/udev/rules.d/70-persistent-net.rules",
+                "SUBSYSTEM==\"net\", ATTR{address}==\"52:54:00:12:34:56\", NAME=\"eth0\"\n",
+            )
+        },
+    ),
+    (&["migration.hypervisor-tools"], "open-vm-tools", |r| {
+        write(r, "/usr/bin/vmtoolsd", "ELF")
+    }),
     (&["migration.qemu-guest-agent"], "no qemu-ga", |r| {
         std::fs::remove_file(r.join("usr/sbin/qemu-ga")).expect("rm")
     }),
-    (&["migration.cloud-init"], "cloud-init disabled", |r| write(r, "/etc/cloud/cloud-init.disabled", "")),
-    (&["migration.virtio-drivers"], "missing virtio_blk, virtio_net", |r| {
-        write(r, "/usr/lib/modules/6.1.0-25-amd64/modules.dep", "kernel/drivers/ata/ahci.ko.xz:\n")
+    (&["migration.cloud-init"], "cloud-init disabled", |r| {
+        write(r, "/etc/cloud/cloud-init.disabled", "")
     }),
-    (&["perf.swap"], "no swap entry", |r| replace(r, "/etc/fstab", "UUID=0a1f none swap sw 0 0\n", "")),
-    (&["perf.noatime"], "/ defaults", |r| replace(r, "/etc/fstab", "/ ext4 defaults,noatime", "/ ext4 defaults")),
-    (&["perf.journald-limits"], "SystemMaxUse unset", |r| write(r, "/etc/systemd/journald.conf", "[Journal]\n")),
+    (
+        &["migration.virtio-drivers"],
+        "missing virtio_blk, virtio_net",
+        |r| {
+            write(
+                r,
+                "/usr/lib/modules/6.1.0-25-amd64/modules.dep",
+                "kernel/drivers/ata/ahci.ko.xz:\n",
+            )
+        },
+    ),
+    (&["perf.swap"], "no swap entry", |r| {
+        replace(r, "/etc/fstab", "UUID=0a1f none swap sw 0 0\n", "")
+    }),
+    (&["perf.noatime"], "/ defaults", |r| {
+        replace(
+            r,
+            "/etc/fstab",
+            "/ ext4 defaults,noatime",
+            "/ ext4 defaults",
+        )
+    }),
+    (&["perf.journald-limits"], "SystemMaxUse unset", |r| {
+        write(r, "/etc/systemd/journald.conf", "[Journal]\n")
+    }),
 ];
 
 fn tested_ids() -> BTreeSet<&'static str> {
-    MUTATIONS.iter().flat_map(|(ids, _, _)| ids.iter().copied()).collect()
+    MUTATIONS
+        .iter()
+        .flat_map(|(ids, _, _)| ids.iter().copied())
+        .collect()
 }
 
 #[test]
@@ -409,7 +773,11 @@ fn every_linux_check_is_exercised_or_listed_as_untestable_here() {
             && !c.id.starts_with("mac.selinux")
             && !untestable.contains(&c.id)
         {
-            assert!(tested.contains(c.id), "{} has no misconfiguration test", c.id);
+            assert!(
+                tested.contains(c.id),
+                "{} has no misconfiguration test",
+                c.id
+            );
         }
     }
 }
