@@ -4,6 +4,7 @@ mod disk;
 mod guest_cmds;
 mod human;
 mod inspect_cmd;
+mod profile_cmd;
 mod volumes;
 
 use std::path::PathBuf;
@@ -65,6 +66,10 @@ enum Command {
     },
     /// What is inside the VM: operating system, packages …
     Inspect(inspect_cmd::InspectArgs),
+    /// Security, compliance, hardening, migration and performance findings
+    /// (exit status 1 when a check fails at or above the threshold, 2 on
+    /// error).
+    Profile(profile_cmd::ProfileArgs),
 }
 
 /// Options shared by every command that opens images.
@@ -98,6 +103,16 @@ fn main() -> ExitCode {
         Command::Stat { json, target } => guest_cmds::stat(&target, json),
         Command::TarOut { target } => guest_cmds::tar_out(&target),
         Command::Inspect(args) => inspect_cmd::run(&args),
+        Command::Profile(args) => {
+            return match profile_cmd::run(&args) {
+                Ok(code) => code,
+                Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("guestctl: {err:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
