@@ -91,6 +91,17 @@ fn selinux_enforcing_on_the_rhel_family() {
             Status::Pass,
             "{id}"
         );
+        write(r, "/etc/crypto-policies/config", "DEFAULT\n");
+        assert_eq!(
+            finding(&profile_tree(r), "crypto.policy").status,
+            Status::Pass,
+            "{id}"
+        );
+        write(r, "/etc/crypto-policies/config", "# set by admin\nLEGACY\n");
+        let c = profile_tree(r);
+        let c = finding(&c, "crypto.policy");
+        assert_eq!(c.status, Status::Fail, "{id}");
+        assert_eq!(c.evidence[0].line, Some(2));
         std::fs::remove_dir_all(r.join("etc/selinux/targeted")).expect("rm");
         assert_eq!(
             finding(&profile_tree(r), "mac.selinux-enforcing").status,

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod filesystem;
+pub mod hardening;
 pub mod kernel_params;
 pub mod migration;
 pub mod performance;
@@ -169,6 +170,7 @@ pub fn all() -> &'static [Check] {
             kernel_params::SYSCTL_CHECKS,
             kernel_params::CHECKS,
             services::CHECKS,
+            hardening::CHECKS,
             migration::CHECKS,
             performance::CHECKS,
             windows::CHECKS,

@@ -92,6 +92,48 @@ fn banner(ctx: &Ctx<'_>) -> Outcome {
     value_check(ctx, "Banner", |v| !v.is_empty() && v != "none")
 }
 
+fn login_grace_time(ctx: &Ctx<'_>) -> Outcome {
+    value_check(ctx, "LoginGraceTime", |v| {
+        seconds(v).is_some_and(|n| (1..=60).contains(&n))
+    })
+}
+
+fn client_alive(ctx: &Ctx<'_>) -> Outcome {
+    value_check(ctx, "ClientAliveInterval", |v| {
+        seconds(v).is_some_and(|n| n > 0)
+    })
+}
+
+fn log_level(ctx: &Ctx<'_>) -> Outcome {
+    value_check(ctx, "LogLevel", |v| v == "info" || v == "verbose")
+}
+
+/// An sshd time value (`90`, `2m`, `1m30s`) in seconds.
+fn seconds(v: &str) -> Option<u64> {
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in v.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            'w' => 604800,
+            _ => return None,
+        };
+        total = total.checked_add(num.parse::<u64>().ok()?.checked_mul(unit)?)?;
+        num.clear();
+    }
+    if !num.is_empty() {
+        total = total.checked_add(num.parse::<u64>().ok()?)?;
+    }
+    Some(total)
+}
+
 /// Ciphers CIS lists as weak.
 const WEAK_CIPHERS: &[&str] = &[
     "3des-cbc",
@@ -258,6 +300,39 @@ pub const CHECKS: &[Check] = &[
         run: banner,
     },
     Check {
+        id: "ssh.login-grace-time",
+        title: "SSH LoginGraceTime is 60 seconds or less",
+        description: "Unauthenticated connections are dropped quickly.",
+        profiles: COMP_HARD,
+        severity: Severity::Low,
+        applies: Applies::LINUX,
+        remediation: "Set `LoginGraceTime 60` in /etc/ssh/sshd_config.",
+        references: &[],
+        run: login_grace_time,
+    },
+    Check {
+        id: "ssh.client-alive-interval",
+        title: "SSH drops idle sessions",
+        description: "ClientAliveInterval above 0 (with ClientAliveCountMax) ends idle sessions.",
+        profiles: COMP_HARD,
+        severity: Severity::Low,
+        applies: Applies::LINUX,
+        remediation: "Set `ClientAliveInterval 300` and `ClientAliveCountMax 1` in /etc/ssh/sshd_config.",
+        references: &["xccdf_org.ssgproject.content_rule_sshd_set_idle_timeout"],
+        run: client_alive,
+    },
+    Check {
+        id: "ssh.log-level",
+        title: "SSH logs at INFO or VERBOSE",
+        description: "Lower levels (QUIET, FATAL, ERROR) lose login records; DEBUG logs private data.",
+        profiles: COMP,
+        severity: Severity::Low,
+        applies: Applies::LINUX,
+        remediation: "Set `LogLevel VERBOSE` (or INFO) in /etc/ssh/sshd_config.",
+        references: &[],
+        run: log_level,
+    },
+    Check {
         id: "ssh.weak-ciphers",
         title: "SSH offers no weak ciphers",
         description: "CBC-mode, 3DES, arcfour, blowfish and cast128 ciphers are weak.",
@@ -291,3 +366,14 @@ pub const CHECKS: &[Check] = &[
         run: weak_kex,
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sshd_time_values() {
+        assert_eq!(super::seconds("90"), Some(90));
+        assert_eq!(super::seconds("2m"), Some(120));
+        assert_eq!(super::seconds("1m30s"), Some(90));
+        assert_eq!(super::seconds("1x"), None);
+    }
+}

@@ -84,6 +84,21 @@ fn event_log(ctx: &Ctx<'_>) -> Outcome {
     must_autostart(ctx, "EventLog")
 }
 
+/// The SMBv1 client driver (mrxsmb10) must be disabled (Start = 4).
+fn smb1_client(ctx: &Ctx<'_>) -> Outcome {
+    let list = tri!(services(ctx));
+    match find(list, "mrxsmb10") {
+        Some(s) if s.start_mode.as_deref() != Some("disabled") => {
+            Outcome::fail(vec![start_evidence(s)])
+        }
+        Some(s) => Outcome::pass(vec![start_evidence(s)]),
+        None => Outcome::pass(vec![Evidence::field(
+            format!(r"{SERVICES_KEY}\mrxsmb10"),
+            "absent",
+        )]),
+    }
+}
+
 fn windows_update(ctx: &Ctx<'_>) -> Outcome {
     let list = tri!(services(ctx));
     match find(list, "wuauserv") {
@@ -134,6 +149,15 @@ macro_rules! win_check {
 
 /// The Windows checks.
 pub const CHECKS: &[Check] = &[
+    win_check!(
+        "windows.smb1-client",
+        "The SMBv1 client driver is disabled",
+        "mrxsmb10 speaks SMBv1, exploited by WannaCry and NotPetya.",
+        SEC_HARD,
+        High,
+        "Disable SMB1 (`Disable-WindowsOptionalFeature -Online -FeatureName SMB1Protocol`); mrxsmb10 Start = 4.",
+        smb1_client
+    ),
     win_check!(
         "windows.hostname-set",
         "The computer has a host name",
