@@ -62,7 +62,7 @@ fn automatic_updates(ctx: &Ctx<'_>) -> Outcome {
             ];
             match timers.iter().find(|t| ctx.enabled(t) == Some(true)) {
                 Some(t) => Outcome::pass(vec![Evidence::field("services", format!("{t} enabled"))]),
-                None if ctx.enabled(timers[0]).is_none() => Outcome::na("init system unknown"),
+                None if !ctx.init_known() => Outcome::na("init system unknown"),
                 None => Outcome::fail(vec![Evidence::field(
                     "services",
                     "no dnf-automatic timer or yum-cron enabled",

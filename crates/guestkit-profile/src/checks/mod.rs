@@ -260,6 +260,12 @@ impl<'a> Ctx<'a> {
         self.os.services.as_ref().and_then(|s| s.is_enabled(unit))
     }
 
+    /// Whether the report knows which services start at boot (a known
+    /// init system with its configuration read).
+    pub fn init_known(&self) -> bool {
+        self.enabled("").is_some()
+    }
+
     /// Whether a package called `name` is installed (`None`: no package
     /// list).
     pub fn package(&self, name: &str) -> Option<bool> {

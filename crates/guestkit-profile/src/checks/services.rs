@@ -13,7 +13,7 @@ use crate::model::{Evidence, Outcome, Severity};
 fn known_init(ctx: &Ctx<'_>) -> Result<(), Outcome> {
     match &ctx.os.services {
         None => Err(Outcome::na("the report has no services section")),
-        Some(s) if ctx.enabled("__probe__.service").is_none() => Err(Outcome::na(format!(
+        Some(s) if !ctx.init_known() => Err(Outcome::na(format!(
             "init system {:?}: which services start at boot is unknown",
             s.init.name
         ))),
