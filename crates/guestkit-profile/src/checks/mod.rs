@@ -13,6 +13,7 @@ pub mod performance;
 pub mod services;
 pub mod ssh;
 pub mod windows;
+pub mod windows_registry;
 
 use std::cell::OnceCell;
 use std::sync::OnceLock;
@@ -174,6 +175,7 @@ pub fn all() -> &'static [Check] {
             migration::CHECKS,
             performance::CHECKS,
             windows::CHECKS,
+            windows_registry::CHECKS,
         ]
         .concat()
     })
@@ -194,6 +196,7 @@ pub struct Ctx<'a> {
     pub family: Family,
     fstab: OnceCell<Option<Vec<FstabEntry>>>,
     sysctl: OnceCell<Option<kernel_params::Sysctl>>,
+    hives: OnceCell<windows_registry::Hives>,
 }
 
 impl<'a> Ctx<'a> {
@@ -205,6 +208,7 @@ impl<'a> Ctx<'a> {
             family: Family::of(os),
             fstab: OnceCell::new(),
             sysctl: OnceCell::new(),
+            hives: OnceCell::new(),
         }
     }
 
@@ -253,6 +257,12 @@ impl<'a> Ctx<'a> {
             .get_or_init(|| Some(kernel_params::Sysctl::read(files)))
             .as_ref()
             .ok_or_else(|| Outcome::error("sysctl settings unreadable"))
+    }
+
+    /// The Windows SOFTWARE and SYSTEM hives (read once).
+    pub fn hives(&self) -> &windows_registry::Hives {
+        self.hives
+            .get_or_init(|| windows_registry::Hives::load(self))
     }
 
     /// Whether the init system starts `unit` at boot (`None`: unknown).
