@@ -39,17 +39,44 @@ fn setting<'a>(ctx: &Ctx<'a>, keyword: &str) -> Result<&'a SshdSetting, Outcome>
         .ok_or_else(|| Outcome::error(format!("no effective value for {keyword}")))
 }
 
-/// Pass when the effective value of `keyword` satisfies `ok`.
+/// Pass when the effective global value of `keyword` satisfies `ok` and
+/// no `Match` block sets it to a value that does not (such a block
+/// applies the weaker setting to the connections it matches).
 fn value_check(ctx: &Ctx<'_>, keyword: &str, ok: impl Fn(&str) -> bool) -> Outcome {
     let s = match setting(ctx, keyword) {
         Ok(s) => s,
         Err(o) => return o,
     };
     let value = s.value.as_deref().unwrap_or("");
-    let ev = vec![evidence(ctx, s)];
-    if ok(&value.to_ascii_lowercase()) {
+    let global_ok = ok(&value.to_ascii_lowercase());
+    let mut ev = vec![evidence(ctx, s)];
+    let mut blocks_ok = true;
+    for block in ctx
+        .security()
+        .map(|sec| sec.sshd.match_blocks.as_slice())
+        .unwrap_or_default()
+    {
+        for m in block
+            .settings
+            .iter()
+            .filter(|m| m.keyword.eq_ignore_ascii_case(keyword))
+        {
+            if !ok(&m.value.to_ascii_lowercase()) {
+                blocks_ok = false;
+                ev.push(Evidence::file(
+                    m.at.file.clone(),
+                    Some(m.at.line),
+                    format!("Match {}: {} {}", block.criteria, m.keyword, m.value),
+                ));
+            }
+        }
+    }
+    if global_ok && blocks_ok {
         Outcome::pass(ev)
     } else {
+        if global_ok {
+            ev.remove(0);
+        }
         Outcome::fail(ev)
     }
 }
