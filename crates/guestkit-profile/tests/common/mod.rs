@@ -1,6 +1,8 @@
 //! Shared helpers: profile a directory tree as a guest.
 #![allow(dead_code)]
 
+pub mod hardened;
+
 use std::path::Path;
 use std::sync::Arc;
 
