@@ -582,6 +582,20 @@ const MUTATIONS: &[Mutation] = &[
             )
         },
     ),
+    (
+        &["perf.transparent-hugepages"],
+        "CONFIG_TRANSPARENT_HUGEPAGE_ALWAYS=y",
+        |r| {
+            write(
+                r,
+                "/boot/config-6.1.0-25-amd64",
+                "CONFIG_TRANSPARENT_HUGEPAGE=y\nCONFIG_TRANSPARENT_HUGEPAGE_ALWAYS=y\n",
+            )
+        },
+    ),
+    (&["perf.tuned-profile"], "no active profile", |r| {
+        std::fs::remove_file(r.join("etc/tuned/active_profile")).expect("rm")
+    }),
     (&["perf.swap"], "no swap entry", |r| {
         replace(r, "/etc/fstab", "UUID=0a1f none swap sw 0 0\n", "")
     }),

@@ -100,9 +100,30 @@ fn hive(values: &Values) -> Vec<u8> {
     h.build()
 }
 
+/// A SAM hive whose Guest account has account-control `flags`.
+fn sam(flags: u16) -> Vec<u8> {
+    let mut f = vec![0u8; 0x50];
+    f[0x30..0x34].copy_from_slice(&501u32.to_le_bytes());
+    f[0x38..0x3a].copy_from_slice(&flags.to_le_bytes());
+    let mut h = HiveBuilder::new();
+    h.set_value(
+        r"SAM\Domains\Account\Users\000001F5",
+        "F",
+        RegValue::Binary(f),
+    );
+    h.build()
+}
+
 fn tree(root: &Path, sw: &Values, sys: &Values) {
+    tree_with_sam(root, sw, sys, Some(0x0211));
+}
+
+fn tree_with_sam(root: &Path, sw: &Values, sys: &Values, guest_flags: Option<u16>) {
     let config = root.join("Windows/System32/config");
     std::fs::create_dir_all(&config).expect("mkdir");
+    if let Some(flags) = guest_flags {
+        std::fs::write(config.join("SAM"), sam(flags)).expect("write");
+    }
     std::fs::write(config.join("SOFTWARE"), hive(sw)).expect("write");
     std::fs::write(config.join("SYSTEM"), hive(sys)).expect("write");
     std::fs::write(
@@ -120,6 +141,7 @@ fn set(values: &mut Values, key: &'static str, name: &'static str, v: RegValue) 
 }
 
 const REG_IDS: &[&str] = &[
+    "windows.guest-account",
     "windows.uac",
     "windows.autologon",
     "windows.rdp-nla",
@@ -248,12 +270,31 @@ fn each_weakened_value_fails_its_check() {
 }
 
 #[test]
+fn enabled_guest_account_fails() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    tree_with_sam(tmp.path(), &software(), &system(), Some(0x0210));
+    let r = profile_tree(tmp.path());
+    let fails: Vec<&str> = failing(&r)
+        .into_iter()
+        .filter(|f| REG_IDS.contains(f))
+        .collect();
+    assert_eq!(fails, vec!["windows.guest-account"]);
+    let f = finding(&r, "windows.guest-account");
+    assert_eq!(
+        f.evidence[0].source,
+        r"HKLM\SAM\Domains\Account\Users\000001F5\F"
+    );
+    assert_eq!(f.evidence[0].value, "account control flags 0x0210");
+}
+
+#[test]
 fn absent_values_are_not_guessed() {
     let tmp = tempfile::tempdir().expect("tmp");
-    tree(
+    tree_with_sam(
         tmp.path(),
         &software()[..5].to_vec(),
         &system()[..2].to_vec(),
+        None,
     );
     let r = profile_tree(tmp.path());
     for id in REG_IDS {

@@ -105,6 +105,69 @@ fn journald_limits(ctx: &Ctx<'_>) -> Outcome {
     }
 }
 
+/// Transparent huge pages: `transparent_hugepage=` on the default
+/// kernel command line, else the default the newest kernel was built
+/// with. `always` fails (latency spikes for databases and many JVMs).
+fn thp(ctx: &Ctx<'_>) -> Outcome {
+    let Some(k) = &ctx.os.kernels else {
+        return Outcome::na("the report has no kernels section");
+    };
+    let from_cmdline = k.default_cmdline.as_deref().and_then(|c| {
+        c.split_whitespace()
+            .filter_map(|w| w.strip_prefix("transparent_hugepage="))
+            .next_back()
+    });
+    let (mode, ev) = match from_cmdline {
+        Some(m) => (
+            m.to_string(),
+            Evidence::field(
+                "kernels.default_cmdline",
+                format!("transparent_hugepage={m}"),
+            ),
+        ),
+        None => {
+            let Some(config) = k.kernels.first().and_then(|k| k.config.clone()) else {
+                return Outcome::na(
+                    "no transparent_hugepage= and no kernel config to read the default from",
+                );
+            };
+            let text = match tri!(ctx.text(&config)) {
+                Some(t) => t,
+                None => return Outcome::na(format!("{config} unreadable")),
+            };
+            let found = text.lines().enumerate().find_map(|(i, l)| {
+                let m = l
+                    .strip_prefix("CONFIG_TRANSPARENT_HUGEPAGE_")?
+                    .strip_suffix("=y")?;
+                matches!(m, "ALWAYS" | "MADVISE" | "NEVER")
+                    .then(|| (i + 1, m.to_ascii_lowercase(), l.to_string()))
+            });
+            match found {
+                Some((line, m, l)) => (m, Evidence::file(config, Some(line), l)),
+                None => return Outcome::na(format!("{config}: no transparent huge page default")),
+            }
+        }
+    };
+    if mode == "always" {
+        Outcome::fail(vec![ev])
+    } else {
+        Outcome::pass(vec![ev])
+    }
+}
+
+/// tuned, where installed, has an active profile.
+fn tuned(ctx: &Ctx<'_>) -> Outcome {
+    let files = tri!(ctx.files());
+    if !files.is_file("/usr/sbin/tuned") {
+        return Outcome::na("tuned is not installed");
+    }
+    let path = "/etc/tuned/active_profile";
+    match files.read_text(SECTION, path).map(|t| t.trim().to_string()) {
+        Some(p) if !p.is_empty() => Outcome::pass(vec![Evidence::file(path, Some(1), p)]),
+        _ => Outcome::fail(vec![Evidence::file(path, None, "no active profile")]),
+    }
+}
+
 /// The performance checks.
 pub const CHECKS: &[Check] = &[
     Check {
@@ -139,5 +202,27 @@ pub const CHECKS: &[Check] = &[
         remediation: "Set `SystemMaxUse=500M` (or what fits) in /etc/systemd/journald.conf.d/size.conf.",
         references: &[],
         run: journald_limits,
+    },
+    Check {
+        id: "perf.transparent-hugepages",
+        title: "Transparent huge pages are not `always`",
+        description: "THP `always` causes latency spikes for databases and many JVMs; `madvise` or `never` is preferred on servers.",
+        profiles: PERF,
+        severity: Severity::Info,
+        applies: Applies::LINUX,
+        remediation: "Add `transparent_hugepage=madvise` (or `never`) to GRUB_CMDLINE_LINUX and regenerate the GRUB configuration.",
+        references: &[],
+        run: thp,
+    },
+    Check {
+        id: "perf.tuned-profile",
+        title: "tuned has an active profile",
+        description: "tuned installed without an active profile applies no tuning.",
+        profiles: PERF,
+        severity: Severity::Info,
+        applies: Applies::LINUX,
+        remediation: "`tuned-adm profile virtual-guest` (or throughput-performance).",
+        references: &[],
+        run: tuned,
     },
 ];

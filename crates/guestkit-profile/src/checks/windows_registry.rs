@@ -15,6 +15,7 @@ use crate::model::{Evidence, Outcome, Severity};
 /// The two hives the checks read.
 pub struct Hives {
     pub software: Option<Hive<'static>>,
+    pub sam: Option<Hive<'static>>,
     pub system: Option<Hive<'static>>,
     /// `ControlSet001` …, from `Select\Current`.
     pub control_set: Option<String>,
@@ -50,6 +51,7 @@ impl Hives {
         });
         Hives {
             software: load("SOFTWARE"),
+            sam: load("SAM"),
             system,
             control_set,
         }
@@ -270,6 +272,44 @@ fn automatic_updates(ctx: &Ctx<'_>) -> Outcome {
     )
 }
 
+/// The built-in Guest account (RID 501) is disabled: bit 0x0001
+/// (ACB_DISABLED) of the account-control flags at offset 0x38 of its
+/// SAM `F` value.
+fn guest_account(ctx: &Ctx<'_>) -> Outcome {
+    tri!(ctx.files());
+    let Some(sam) = ctx.hives().sam.as_ref() else {
+        return Outcome::na("no readable SAM hive");
+    };
+    let key = r"SAM\Domains\Account\Users\000001F5";
+    let display = format!(r"HKLM\{key}\F");
+    let f = match sam.open(key) {
+        Ok(Some(k)) => match k.value("F").ok().flatten().map(|v| v.data()) {
+            Some(Ok(RegValue::Binary(b))) => b,
+            Some(Ok(_)) => return Outcome::error(format!("{display} is not binary")),
+            Some(Err(e)) => return Outcome::error(format!("{display}: {e}")),
+            None => return Outcome::na(format!("{display} absent")),
+        },
+        Ok(None) => return Outcome::na("no Guest account (RID 501) in the SAM hive"),
+        Err(e) => return Outcome::error(format!("{key}: {e}")),
+    };
+    let Some(flags) = f
+        .get(0x38..0x3a)
+        .and_then(|b| <[u8; 2]>::try_from(b).ok())
+        .map(u16::from_le_bytes)
+    else {
+        return Outcome::error(format!("{display}: {} bytes, too short", f.len()));
+    };
+    let ev = vec![Evidence::field(
+        display,
+        format!("account control flags 0x{flags:04x}"),
+    )];
+    if flags & 0x0001 != 0 {
+        Outcome::pass(ev)
+    } else {
+        Outcome::fail(ev)
+    }
+}
+
 macro_rules! reg_check {
     ($id:literal, $title:literal, $desc:literal, $profiles:ident, $sev:ident, $fix:literal, $run:ident) => {
         Check {
@@ -288,6 +328,15 @@ macro_rules! reg_check {
 
 /// The registry checks.
 pub const CHECKS: &[Check] = &[
+    reg_check!(
+        "windows.guest-account",
+        "The Guest account is disabled",
+        "The built-in Guest account (RID 501) allows logons without a personal identity.",
+        SEC_COMP,
+        High,
+        "`net user Guest /active:no`.",
+        guest_account
+    ),
     reg_check!("windows.uac", "User Account Control is on", "EnableLUA = 1: administrators run unelevated until they consent.", SEC_COMP, High, "Set EnableLUA = 1 (Local Security Policy: User Account Control: Run all administrators in Admin Approval Mode).", uac),
     reg_check!("windows.autologon", "Automatic logon is off", "AutoAdminLogon = 1 logs an account on at boot, usually with a clear-text DefaultPassword in the registry.", SEC_COMP, High, "Set AutoAdminLogon = 0 and delete DefaultPassword under Winlogon.", autologon),
     reg_check!("windows.rdp-nla", "RDP requires Network Level Authentication", "With RDP enabled, UserAuthentication = 1 authenticates before a session is created.", SEC_COMP, High, "Set UserAuthentication = 1 under Terminal Server\\WinStations\\RDP-Tcp (or disable RDP).", rdp_nla),

@@ -197,6 +197,13 @@ pub fn hardened(r: &Path) {
         "kernel/drivers/block/virtio_blk.ko.xz: kernel/drivers/virtio/virtio.ko.xz\n\
          kernel/drivers/net/virtio_net.ko.xz: kernel/net/core/failover.ko.xz\n",
     );
+    write(
+        r,
+        "/boot/config-6.1.0-25-amd64",
+        "CONFIG_TRANSPARENT_HUGEPAGE=y\nCONFIG_TRANSPARENT_HUGEPAGE_MADVISE=y\n",
+    );
+    write(r, "/usr/sbin/tuned", "ELF");
+    write(r, "/etc/tuned/active_profile", "virtual-guest\n");
     write(r, "/usr/sbin/qemu-ga", "ELF");
     write(
         r,
