@@ -45,6 +45,18 @@ pub enum ProfileError {
     },
 }
 
+impl ProfileError {
+    /// A stable code for job results (`error.code`): `invalid_profile`,
+    /// `invalid_severity`, `critical_finding`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProfileError::UnknownProfile(_) => "invalid_profile",
+            ProfileError::UnknownSeverity(_) => "invalid_severity",
+            ProfileError::CriticalFinding { .. } => "critical_finding",
+        }
+    }
+}
+
 /// What to evaluate and what to report.
 #[derive(Debug, Clone)]
 pub struct ProfileOptions {

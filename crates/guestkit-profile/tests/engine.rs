@@ -47,6 +47,11 @@ fn registry_ids_are_unique_and_entries_complete() {
         .filter(|c| c.applies.os == guestkit_profile::OsKind::Linux)
         .count();
     let windows = all().len() - linux;
+    for p in Profile::ALL {
+        let n = all().iter().filter(|c| c.profiles.contains(&p)).count();
+        eprintln!("{}: {n} checks", p.name());
+    }
+    eprintln!("{linux} Linux, {windows} Windows, {} in all", all().len());
     assert!(linux >= 60, "{linux} Linux checks");
     assert!(windows >= 10, "{windows} Windows checks");
 }
@@ -154,7 +159,11 @@ fn fail_on_critical_is_a_distinct_error() {
     };
     let r = profile(&report, None, "t", &opts);
     match r.check_critical(&opts) {
-        Err(ProfileError::CriticalFinding { count, ids }) => {
+        Err(e @ ProfileError::CriticalFinding { .. }) => {
+            assert_eq!(e.code(), "critical_finding");
+            let ProfileError::CriticalFinding { count, ids } = e else {
+                unreachable!()
+            };
             assert_eq!(count, 2, "{ids}");
             assert!(
                 ids.contains("accounts.empty-password") && ids.contains("accounts.uid0-non-root")
