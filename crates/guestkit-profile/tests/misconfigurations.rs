@@ -509,6 +509,23 @@ const MUTATIONS: &[Mutation] = &[
     (&["services.rsh"], "rlogin.socket enabled", |r| {
         enable(r, "rlogin.socket", "sockets.target")
     }),
+    (
+        &["services.rsh", "services.inetd"],
+        "xinetd service login enabled",
+        |r| {
+            enable(r, "xinetd.service", "multi-user.target");
+            write(
+                r,
+                "/etc/xinetd.d/rlogin",
+                "service login\n{\n\tsocket_type = stream\n\tdisable = no\n}\n",
+            );
+            write(
+                r,
+                "/etc/xinetd.d/telnet",
+                "service telnet\n{\n\tdisable = yes\n}\n",
+            );
+        },
+    ),
     (&["services.tftp"], "tftpd-hpa.service enabled", |r| {
         enable(r, "tftpd-hpa.service", "multi-user.target")
     }),

@@ -145,10 +145,51 @@ fn not_enabled(ctx: &Ctx<'_>, units: &[&str], inetd_names: &[&str]) -> Outcome {
             }
         }
     }
+    if !inetd_names.is_empty() && ctx.enabled("xinetd.service") == Some(true) {
+        bad.extend(tri!(xinetd_services(ctx, inetd_names)));
+    }
     Outcome::fail_if_any(
         bad,
         Evidence::field("services", format!("none of {} enabled", units.join(", "))),
     )
+}
+
+/// `service NAME { … }` blocks of /etc/xinetd.d naming one of `names`
+/// and not turned off (`disable = yes`; xinetd runs a service whose block
+/// does not say so).
+fn xinetd_services(ctx: &Ctx<'_>, names: &[&str]) -> Result<Vec<Evidence>, Outcome> {
+    let files = ctx.files()?;
+    let mut out = Vec::new();
+    for file in files.list_dir(SECTION, "/etc/xinetd.d") {
+        let path = format!("/etc/xinetd.d/{file}");
+        let Some(text) = files.read_text(SECTION, &path) else {
+            continue;
+        };
+        let mut current: Option<(String, usize, bool)> = None;
+        for (i, line) in text.lines().enumerate() {
+            let l = line.split('#').next().unwrap_or("").trim();
+            if let Some(name) = l.strip_prefix("service ") {
+                current = Some((name.trim().to_string(), i + 1, false));
+            } else if let Some((k, v)) = l.split_once('=') {
+                if k.trim() == "disable" && v.trim() == "yes" {
+                    if let Some(c) = current.as_mut() {
+                        c.2 = true;
+                    }
+                }
+            } else if l == "}" {
+                if let Some((name, line, disabled)) = current.take() {
+                    if !disabled && names.contains(&name.as_str()) {
+                        out.push(Evidence::file(
+                            path.clone(),
+                            Some(line),
+                            format!("xinetd service {name} enabled"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn telnet(ctx: &Ctx<'_>) -> Outcome {
