@@ -114,6 +114,40 @@ fn threshold_decides_the_exit_status() {
 }
 
 #[test]
+fn deep_scan_feeds_the_file_checks() {
+    let demo = demo();
+    let status = |r: &Value, id: &str| {
+        r["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["id"] == id)
+            .map(|f| f["status"].clone())
+            .expect(id)
+    };
+    let (_, without) = json(&[
+        "profile",
+        "--format",
+        "json",
+        "--profile",
+        "security",
+        &demo,
+    ]);
+    assert_eq!(status(&without, "fs.world-writable-dirs"), "not_applicable");
+    let (_, with) = json(&[
+        "profile",
+        "--format",
+        "json",
+        "--profile",
+        "security",
+        "--deep-scan",
+        &demo,
+    ]);
+    assert_eq!(status(&with, "fs.world-writable-dirs"), "pass");
+    assert_eq!(status(&with, "fs.unexpected-suid"), "pass");
+}
+
+#[test]
 fn errors_exit_with_status_2() {
     let out = guestctl(&["profile", "/nonexistent/disk.qcow2"]);
     assert_eq!(out.status.code(), Some(2));
