@@ -535,6 +535,34 @@ const MUTATIONS: &[Mutation] = &[
     (&["services.avahi"], "avahi-daemon.service enabled", |r| {
         enable(r, "avahi-daemon.service", "multi-user.target")
     }),
+    (&["services.cups"], "cups.socket enabled", |r| {
+        enable(r, "cups.socket", "sockets.target")
+    }),
+    (&["services.rpcbind"], "rpcbind.socket enabled", |r| {
+        enable(r, "rpcbind.socket", "sockets.target")
+    }),
+    (
+        &["services.nfs-server"],
+        "nfs-server.service enabled",
+        |r| enable(r, "nfs-server.service", "multi-user.target"),
+    ),
+    (&["services.snmpd"], "snmpd.service enabled", |r| {
+        enable(r, "snmpd.service", "multi-user.target")
+    }),
+    (&["services.nis-server"], "ypserv.service enabled", |r| {
+        enable(r, "ypserv.service", "multi-user.target")
+    }),
+    (
+        &["services.dhcp-server"],
+        "isc-dhcp-server.service enabled",
+        |r| enable(r, "isc-dhcp-server.service", "multi-user.target"),
+    ),
+    (&["services.samba"], "smbd.service enabled", |r| {
+        enable(r, "smbd.service", "multi-user.target")
+    }),
+    (&["services.rsyncd"], "rsync.service enabled", |r| {
+        enable(r, "rsync.service", "multi-user.target")
+    }),
     (
         &["services.vsftpd-anonymous"],
         "anonymous_enable=YES",

@@ -171,6 +171,7 @@ pub fn all() -> &'static [Check] {
             kernel_params::SYSCTL_CHECKS,
             kernel_params::CHECKS,
             services::CHECKS,
+            services::UNNEEDED_SERVICE_CHECKS,
             hardening::CHECKS,
             migration::CHECKS,
             performance::CHECKS,

@@ -426,6 +426,35 @@ fn cron_permissions(ctx: &Ctx<'_>) -> Outcome {
     }
 }
 
+macro_rules! unneeded_services {
+    ($( $fn:ident, $id:literal, $what:literal, [$($unit:literal),+]; )*) => {
+        $( fn $fn(ctx: &Ctx<'_>) -> Outcome { not_enabled(ctx, &[$($unit),+], &[]) } )*
+        /// Services a server rarely needs (CIS "ensure … is not in use").
+        pub const UNNEEDED_SERVICE_CHECKS: &[Check] = &[ $( Check {
+            id: $id,
+            title: concat!($what, " is not enabled"),
+            description: concat!($what, " starts at boot; disable it unless the machine provides that service."),
+            profiles: HARD,
+            severity: Severity::Low,
+            applies: Applies::LINUX,
+            remediation: concat!("Disable (`systemctl disable --now ", $($unit, " ",)+ "`) or remove it."),
+            references: &[],
+            run: $fn,
+        }, )* ];
+    };
+}
+
+unneeded_services! {
+    cups, "services.cups", "The CUPS print server", ["cups.service", "cups.socket", "cups.path"];
+    rpcbind, "services.rpcbind", "rpcbind", ["rpcbind.service", "rpcbind.socket"];
+    nfs_server, "services.nfs-server", "The NFS server", ["nfs-server.service", "nfs-kernel-server.service"];
+    snmpd, "services.snmpd", "The SNMP daemon", ["snmpd.service"];
+    nis_server, "services.nis-server", "The NIS server", ["ypserv.service"];
+    dhcp_server, "services.dhcp-server", "A DHCP server", ["isc-dhcp-server.service", "dhcpd.service", "kea-dhcp4-server.service"];
+    samba, "services.samba", "The Samba file server", ["smbd.service", "smb.service"];
+    rsync_daemon, "services.rsyncd", "The rsync daemon", ["rsync.service", "rsyncd.service"];
+}
+
 const RHEL: Applies = Applies {
     os: OsKind::Linux,
     families: &[Family::Rhel],
