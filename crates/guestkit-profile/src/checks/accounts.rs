@@ -308,6 +308,9 @@ fn password_quality(ctx: &Ctx<'_>) -> Outcome {
             "no pam_pwquality / pam_cracklib / pam_passwdqc in the password stack",
         )]);
     };
+    if module == "pam_passwdqc" {
+        return Outcome::na("pam_passwdqc's min= classes are not evaluated");
+    }
     let line = pp.pam.lines.iter().find(|l| &l.module == module);
     let pam_minlen = line
         .and_then(|l| l.arg("minlen"))
