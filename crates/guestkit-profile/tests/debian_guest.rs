@@ -62,6 +62,15 @@ fn debian_guest_findings() {
     ] {
         assert!(fails.contains(&id), "{id} should fail: {fails:?}");
     }
+    // Debian links /etc/sysctl.d/99-sysctl.conf to ../sysctl.conf: read
+    // once, in the drop-ins' order, after /usr/lib's files.
+    let redirects = &finding(&r, "sysctl.accept-redirects").evidence[0].source;
+    assert!(
+        redirects.ends_with("/etc/sysctl.d/99-sysctl.conf"),
+        "{redirects}"
+    );
+    assert!(redirects.starts_with("/usr/lib/sysctl.d/"), "{redirects}");
+    assert!(!redirects.contains("/etc/sysctl.conf"), "{redirects}");
     assert_eq!(finding(&r, "time.sync").status, Status::Pass);
     assert_eq!(finding(&r, "migration.virtio-drivers").status, Status::Pass);
     // The deep scan ran; nothing decided without evidence.
