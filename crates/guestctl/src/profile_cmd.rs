@@ -106,7 +106,7 @@ pub fn run(args: &ProfileArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match args.format {
         ProfileFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &result)?;
+            serde_json::to_writer_pretty(&mut out, &result).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
         ProfileFormat::Yaml => serde_yaml_ng::to_writer(&mut out, &result)?,
