@@ -131,6 +131,8 @@ fn installed_apps(ctx: &Ctx<'_>) -> Outcome {
     }
 }
 
+/// A Windows check entry: every Windows check (report- or registry-based)
+/// applies to Windows only and carries no references.
 macro_rules! win_check {
     ($id:literal, $title:literal, $desc:literal, $profiles:ident, $sev:ident, $fix:literal, $run:ident) => {
         Check {
@@ -146,6 +148,7 @@ macro_rules! win_check {
         }
     };
 }
+pub(super) use win_check;
 
 /// The Windows checks.
 pub const CHECKS: &[Check] = &[

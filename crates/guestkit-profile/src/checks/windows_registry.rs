@@ -9,6 +9,7 @@ use guestkit_regf::{Hive, Limits, RegValue};
 
 use super::accounts::tri;
 use super::sets::*;
+use super::windows::win_check;
 use super::{Applies, Check, Ctx, SECTION};
 use crate::model::{Evidence, Outcome, Severity};
 
@@ -310,25 +311,9 @@ fn guest_account(ctx: &Ctx<'_>) -> Outcome {
     }
 }
 
-macro_rules! reg_check {
-    ($id:literal, $title:literal, $desc:literal, $profiles:ident, $sev:ident, $fix:literal, $run:ident) => {
-        Check {
-            id: $id,
-            title: $title,
-            description: $desc,
-            profiles: $profiles,
-            severity: Severity::$sev,
-            applies: Applies::WINDOWS,
-            remediation: $fix,
-            references: &[],
-            run: $run,
-        }
-    };
-}
-
 /// The registry checks.
 pub const CHECKS: &[Check] = &[
-    reg_check!(
+    win_check!(
         "windows.guest-account",
         "The Guest account is disabled",
         "The built-in Guest account (RID 501) allows logons without a personal identity.",
@@ -337,12 +322,12 @@ pub const CHECKS: &[Check] = &[
         "`net user Guest /active:no`.",
         guest_account
     ),
-    reg_check!("windows.uac", "User Account Control is on", "EnableLUA = 1: administrators run unelevated until they consent.", SEC_COMP, High, "Set EnableLUA = 1 (Local Security Policy: User Account Control: Run all administrators in Admin Approval Mode).", uac),
-    reg_check!("windows.autologon", "Automatic logon is off", "AutoAdminLogon = 1 logs an account on at boot, usually with a clear-text DefaultPassword in the registry.", SEC_COMP, High, "Set AutoAdminLogon = 0 and delete DefaultPassword under Winlogon.", autologon),
-    reg_check!("windows.rdp-nla", "RDP requires Network Level Authentication", "With RDP enabled, UserAuthentication = 1 authenticates before a session is created.", SEC_COMP, High, "Set UserAuthentication = 1 under Terminal Server\\WinStations\\RDP-Tcp (or disable RDP).", rdp_nla),
-    reg_check!("windows.lm-hash", "LM hashes are not stored", "NoLMHash = 1 stops Windows storing the weak LAN Manager hash.", SEC_COMP, High, "Set Control\\Lsa NoLMHash = 1 and change passwords.", lm_hash),
-    reg_check!("windows.smb1-server", "The SMBv1 server is disabled", "LanmanServer SMB1 = 0.", SEC_HARD, High, "`Set-SmbServerConfiguration -EnableSMB1Protocol $false` (SMB1 = 0).", smb1_server),
-    reg_check!("windows.firewall-profiles", "Windows Firewall is on in every profile", "EnableFirewall = 1 for the domain, private and public profiles.", SEC_COMP, High, "Turn the firewall on for every profile (`Set-NetFirewallProfile -All -Enabled True`).", firewall_profiles),
-    reg_check!("windows.defender-policy", "No policy turns Microsoft Defender off", "DisableAntiSpyware / DisableRealtimeMonitoring policies set to 1 turn protection off.", SEC_COMP, High, "Remove the policies or set them to 0.", defender),
-    reg_check!("windows.automatic-updates", "No policy turns automatic updates off", "WindowsUpdate\\AU NoAutoUpdate = 1 stops automatic updates.", SEC_COMP, Medium, "Set NoAutoUpdate = 0 (or remove it) and configure AUOptions.", automatic_updates),
+    win_check!("windows.uac", "User Account Control is on", "EnableLUA = 1: administrators run unelevated until they consent.", SEC_COMP, High, "Set EnableLUA = 1 (Local Security Policy: User Account Control: Run all administrators in Admin Approval Mode).", uac),
+    win_check!("windows.autologon", "Automatic logon is off", "AutoAdminLogon = 1 logs an account on at boot, usually with a clear-text DefaultPassword in the registry.", SEC_COMP, High, "Set AutoAdminLogon = 0 and delete DefaultPassword under Winlogon.", autologon),
+    win_check!("windows.rdp-nla", "RDP requires Network Level Authentication", "With RDP enabled, UserAuthentication = 1 authenticates before a session is created.", SEC_COMP, High, "Set UserAuthentication = 1 under Terminal Server\\WinStations\\RDP-Tcp (or disable RDP).", rdp_nla),
+    win_check!("windows.lm-hash", "LM hashes are not stored", "NoLMHash = 1 stops Windows storing the weak LAN Manager hash.", SEC_COMP, High, "Set Control\\Lsa NoLMHash = 1 and change passwords.", lm_hash),
+    win_check!("windows.smb1-server", "The SMBv1 server is disabled", "LanmanServer SMB1 = 0.", SEC_HARD, High, "`Set-SmbServerConfiguration -EnableSMB1Protocol $false` (SMB1 = 0).", smb1_server),
+    win_check!("windows.firewall-profiles", "Windows Firewall is on in every profile", "EnableFirewall = 1 for the domain, private and public profiles.", SEC_COMP, High, "Turn the firewall on for every profile (`Set-NetFirewallProfile -All -Enabled True`).", firewall_profiles),
+    win_check!("windows.defender-policy", "No policy turns Microsoft Defender off", "DisableAntiSpyware / DisableRealtimeMonitoring policies set to 1 turn protection off.", SEC_COMP, High, "Remove the policies or set them to 0.", defender),
+    win_check!("windows.automatic-updates", "No policy turns automatic updates off", "WindowsUpdate\\AU NoAutoUpdate = 1 stops automatic updates.", SEC_COMP, Medium, "Set NoAutoUpdate = 0 (or remove it) and configure AUOptions.", automatic_updates),
 ];
