@@ -263,6 +263,39 @@ impl<'a> Hive<'a> {
         Ok(Some(key))
     }
 
+    /// The data of the cell at `offset` that must start with the two-byte
+    /// signature `sig` (`nk`, `vk`) and hold at least `min_len` bytes.
+    pub(crate) fn signed_cell(
+        &self,
+        offset: u32,
+        context: &'static str,
+        sig: &[u8; 2],
+        min_len: usize,
+    ) -> Result<&[u8]> {
+        let d = self.cell(offset, context)?;
+        if d.get(..2) != Some(sig.as_slice()) {
+            return Err(RegfError::cell(
+                offset,
+                format!(
+                    "signature {:02x?}, expected \"{}\"",
+                    d.get(..2).unwrap_or(d),
+                    String::from_utf8_lossy(sig)
+                ),
+            ));
+        }
+        if d.len() < min_len {
+            return Err(RegfError::cell(
+                offset,
+                format!(
+                    "{} cell of {} bytes is shorter than {min_len}",
+                    String::from_utf8_lossy(sig),
+                    d.len()
+                ),
+            ));
+        }
+        Ok(d)
+    }
+
     /// The data of the cell at `offset` (without its 4-byte size field).
     /// The whole cell must lie inside one hive bin. Free cells are read too
     /// (a dirty hive may still point at them); their signature is checked

@@ -44,22 +44,7 @@ pub struct Key<'h> {
 impl<'h> Key<'h> {
     /// Reads the `nk` cell at `offset`.
     pub(crate) fn read(hive: &'h Hive<'h>, offset: u32) -> Result<Key<'h>> {
-        let d = hive.cell(offset, "key")?;
-        if d.get(..2) != Some(b"nk") {
-            return Err(RegfError::cell(
-                offset,
-                format!(
-                    "signature {:02x?}, expected \"nk\"",
-                    d.get(..2).unwrap_or(d)
-                ),
-            ));
-        }
-        if d.len() < NK_FIXED {
-            return Err(RegfError::cell(
-                offset,
-                format!("nk cell of {} bytes is shorter than {NK_FIXED}", d.len()),
-            ));
-        }
+        let d = hive.signed_cell(offset, "key", b"nk", NK_FIXED)?;
         let f32 = |at| u32_at(d, at).unwrap_or(0);
         let flags = u16_at(d, 0x02).unwrap_or(0);
         let name_len = usize::from(u16_at(d, 0x48).unwrap_or(0));

@@ -192,22 +192,7 @@ pub struct Value<'h> {
 impl<'h> Value<'h> {
     /// Reads the `vk` cell at `offset`.
     pub(crate) fn read(hive: &'h Hive<'h>, offset: u32) -> Result<Value<'h>> {
-        let d = hive.cell(offset, "value")?;
-        if d.get(..2) != Some(b"vk") {
-            return Err(RegfError::cell(
-                offset,
-                format!(
-                    "signature {:02x?}, expected \"vk\"",
-                    d.get(..2).unwrap_or(d)
-                ),
-            ));
-        }
-        if d.len() < VK_FIXED {
-            return Err(RegfError::cell(
-                offset,
-                format!("vk cell of {} bytes is shorter than {VK_FIXED}", d.len()),
-            ));
-        }
+        let d = hive.signed_cell(offset, "value", b"vk", VK_FIXED)?;
         let name_len = usize::from(u16_at(d, 2).unwrap_or(0));
         let flags = u16_at(d, 0x10).unwrap_or(0);
         let raw = d.get(VK_FIXED..VK_FIXED + name_len).ok_or_else(|| {
