@@ -32,6 +32,9 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "libhivex-bin",
     "libwin-hivex-perl",
     "mmdebstrap",
+    "cpio",
+    "xz-utils",
+    "lz4",
 ];
 
 /// Commands whose presence says the packages above are installed.
@@ -54,6 +57,10 @@ const REQUIRED_COMMANDS: &[&str] = &[
     "hivexget",
     "hivexregedit",
     "mmdebstrap",
+    "cpio",
+    "xz",
+    "lzma",
+    "lz4",
 ];
 
 fn main() -> Result<()> {

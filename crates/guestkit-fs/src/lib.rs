@@ -22,4 +22,4 @@ pub mod xfs;
 pub use error::{FsError, Result};
 pub use fs::{DirEntry, FileSystem, FileType, FsInfo, InodeId, Metadata, Timestamp};
 pub use limits::FsLimits;
-pub use tree::{GuestTree, Mount, Node, Resolved};
+pub use tree::{FileReader, GuestTree, Mount, Node, Resolved};

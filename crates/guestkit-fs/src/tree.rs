@@ -307,6 +307,25 @@ impl GuestTree {
         self.fs(node)?.read(node.inode, offset, buf)
     }
 
+    /// A [`std::io::Read`] over the regular file at `path`, for streaming
+    /// a file too large to hold (an initramfs, a package archive).
+    pub fn open_file(&self, path: &[u8]) -> Result<FileReader<'_>> {
+        let r = self.resolve(path)?;
+        let md = self.metadata_of(r.node)?;
+        if md.file_type != FileType::Regular {
+            return Err(FsError::WrongType {
+                path: display(&r.path),
+                reason: "not a regular file".into(),
+            });
+        }
+        Ok(FileReader {
+            tree: self,
+            node: r.node,
+            size: md.size,
+            at: 0,
+        })
+    }
+
     /// The whole content of the file at `path`, refusing files larger than
     /// `max` bytes (so a 1 GB file cannot exhaust memory).
     pub fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>> {
@@ -338,5 +357,40 @@ impl GuestTree {
         }
         out.truncate(at);
         Ok(out)
+    }
+}
+
+/// Sequential reader over one regular file of a [`GuestTree`]
+/// (see [`GuestTree::open_file`]).
+pub struct FileReader<'a> {
+    tree: &'a GuestTree,
+    node: Node,
+    size: u64,
+    at: u64,
+}
+
+impl FileReader<'_> {
+    /// The file's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl std::io::Read for FileReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.size.saturating_sub(self.at);
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+        let Some(buf) = buf.get_mut(..want) else {
+            return Ok(0);
+        };
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self
+            .tree
+            .read_node(self.node, self.at, buf)
+            .map_err(std::io::Error::other)?;
+        self.at += n as u64;
+        Ok(n)
     }
 }

@@ -7,6 +7,7 @@
 pub mod databases;
 pub mod engine;
 pub mod files;
+pub mod initramfs;
 pub mod kernels;
 pub mod network;
 pub mod options;

@@ -1,14 +1,16 @@
 //! One misconfiguration per check on a hand-written hardened Debian-like
-//! guest tree: the hardened tree fails none of the checks below, and each
+//! guest: the hardened guest fails none of the checks below, and each
 //! mutation makes exactly its check(s) fail, with the expected evidence.
+//! Each guest is written into a real ext4 image (`mkfs.ext4 -d`) and read
+//! back through the disk, filesystem and inspection layers.
 
 mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::hardened::{add_package, disable, enable, hardened};
-use common::{chmod, failing, finding, profile_tree, write};
+use common::hardened::{add_package, disable, enable, hardened, initramfs};
+use common::{chmod, failing, finding, profile_image, profile_tree, write};
 use guestkit_profile::Status;
 
 /// Checks the hardened tree must pass, each with its mutation.
@@ -616,14 +618,48 @@ const MUTATIONS: &[Mutation] = &[
     (&["migration.cloud-init"], "cloud-init disabled", |r| {
         write(r, "/etc/cloud/cloud-init.disabled", "")
     }),
+    (&["migration.virtio-drivers"], "missing virtio_net", |r| {
+        write(
+            r,
+            "/usr/lib/modules/6.1.0-25-amd64/modules.dep",
+            "kernel/drivers/ata/ahci.ko.xz:\n",
+        )
+    }),
+    // A host-only initramfs made on another hypervisor: no virtio disk
+    // driver (virtio_blk is a module, not built in).
     (
-        &["migration.virtio-drivers"],
-        "missing virtio_blk, virtio_net",
+        &["migration.initramfs-virtio"],
+        "virtio_blk or virtio_scsi (a module, not in the initramfs) missing",
+        |r| {
+            initramfs(
+                r,
+                "gzip -c",
+                &["kernel/drivers/ata/ahci.ko", "kernel/fs/ext4/ext4.ko.xz"],
+            )
+        },
+    ),
+    (
+        &["migration.root-fs-support"],
+        "cannot mount its ext4 root (UUID=",
+        |r| {
+            initramfs(
+                r,
+                "xz --check=crc32 -c",
+                &[
+                    "kernel/drivers/block/virtio_blk.ko.xz",
+                    "kernel/drivers/scsi/virtio_scsi.ko.xz",
+                ],
+            )
+        },
+    ),
+    (
+        &["perf.io-scheduler"],
+        "/etc/udev/rules.d/60-scheduler.rules:1 queue/scheduler=bfq",
         |r| {
             write(
                 r,
-                "/usr/lib/modules/6.1.0-25-amd64/modules.dep",
-                "kernel/drivers/ata/ahci.ko.xz:\n",
+                "/etc/udev/rules.d/60-scheduler.rules",
+                "ACTION==\"add|change\", KERNEL==\"vd[a-z]\", ATTR{queue/scheduler}=\"bfq\"\n",
             )
         },
     ),
@@ -631,10 +667,11 @@ const MUTATIONS: &[Mutation] = &[
         &["perf.transparent-hugepages"],
         "CONFIG_TRANSPARENT_HUGEPAGE_ALWAYS=y",
         |r| {
-            write(
+            replace(
                 r,
                 "/boot/config-6.1.0-25-amd64",
-                "CONFIG_TRANSPARENT_HUGEPAGE=y\nCONFIG_TRANSPARENT_HUGEPAGE_ALWAYS=y\n",
+                "CONFIG_TRANSPARENT_HUGEPAGE_MADVISE=y",
+                "CONFIG_TRANSPARENT_HUGEPAGE_ALWAYS=y",
             )
         },
     ),
@@ -672,13 +709,19 @@ fn tested_ids() -> BTreeSet<&'static str> {
 fn hardened_tree_fails_none_of_the_checks() {
     let tmp = tempfile::tempdir().expect("tmp");
     hardened(tmp.path());
-    let r = profile_tree(tmp.path());
+    // As a directory tree and as a disk image: the same findings.
+    let tree = profile_tree(tmp.path());
+    let r = profile_image(tmp.path());
     for id in tested_ids() {
         let f = finding(&r, id);
         assert_eq!(f.status, Status::Pass, "{id}: {f:?}");
     }
     assert_eq!(failing(&r), Vec::<&str>::new());
     assert!(r.findings.iter().all(|f| !f.id.starts_with("mac.selinux")));
+    let statuses = |r: &guestkit_profile::ProfileResult| -> Vec<(&str, Status)> {
+        r.findings.iter().map(|f| (f.id, f.status)).collect()
+    };
+    assert_eq!(statuses(&tree), statuses(&r));
 }
 
 #[test]
@@ -688,7 +731,7 @@ fn each_misconfiguration_fails_exactly_its_check() {
         let tmp = tempfile::tempdir().expect("tmp");
         hardened(tmp.path());
         mutate(tmp.path());
-        let r = profile_tree(tmp.path());
+        let r = profile_image(tmp.path());
         let got: BTreeSet<&str> = failing(&r).into_iter().collect();
         let want: BTreeSet<&str> = ids.iter().copied().collect();
         if got != want {
@@ -729,4 +772,99 @@ fn every_linux_check_is_exercised_or_listed_as_untestable_here() {
             );
         }
     }
+}
+
+#[test]
+fn boot_drivers_and_scheduler_edge_cases() {
+    // A corrupt initramfs: the check cannot decide, and says so.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let r = tmp.path();
+    hardened(r);
+    // Root modules only as modules, so the initramfs must decide.
+    replace(
+        r,
+        "/boot/config-6.1.0-25-amd64",
+        "CONFIG_VIRTIO_PCI=y",
+        "CONFIG_VIRTIO_PCI=m",
+    );
+    let mut img = std::fs::read(r.join("boot/initrd.img-6.1.0-25-amd64")).expect("read");
+    let cut = img.len() - 40;
+    img.truncate(cut);
+    std::fs::write(r.join("boot/initrd.img-6.1.0-25-amd64"), &img).expect("write");
+    let p = profile_tree(r);
+    let f = finding(&p, "migration.initramfs-virtio");
+    assert_eq!(f.status, Status::Error, "{f:?}");
+    assert!(
+        f.note
+            .as_deref()
+            .unwrap_or("")
+            .contains("/boot/initrd.img-6.1.0-25-amd64: initramfs:"),
+        "{f:?}"
+    );
+
+    // Root on LVM: device-mapper must be in the initramfs too.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let r = tmp.path();
+    hardened(r);
+    replace(
+        r,
+        "/etc/fstab",
+        "UUID=0a1b / ext4",
+        "/dev/mapper/vg0-root / ext4",
+    );
+    let p = profile_tree(r);
+    let f = finding(&p, "migration.root-fs-support");
+    assert_eq!(f.status, Status::Fail, "{f:?}");
+    assert!(f.evidence[0].value.contains("dm_mod missing"), "{f:?}");
+    initramfs(
+        r,
+        "lz4 -q -l -c",
+        &[
+            "kernel/drivers/block/virtio_blk.ko.xz",
+            "kernel/fs/ext4/ext4.ko.xz",
+            "kernel/drivers/md/dm-mod.ko.xz",
+        ],
+    );
+    let p = profile_tree(r);
+    assert_eq!(
+        finding(&p, "migration.root-fs-support").status,
+        Status::Pass
+    );
+
+    // elevator= on a blk-mq kernel is ignored: the intended setting is lost.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let r = tmp.path();
+    hardened(r);
+    write(
+        r,
+        "/boot/grub/grub.cfg",
+        "set superusers=\"root\"\npassword_pbkdf2 root grub.pbkdf2.sha512.10000.AB.CD\nset default=0\n\
+         menuentry 'Debian GNU/Linux' {\n  linux /boot/vmlinuz-6.1.0-25-amd64 root=UUID=0a1b ro elevator=noop\n  initrd /boot/initrd.img-6.1.0-25-amd64\n}\n",
+    );
+    chmod(r, "/boot/grub/grub.cfg", 0o600);
+    let p = profile_tree(r);
+    let f = finding(&p, "perf.io-scheduler");
+    assert_eq!(f.status, Status::Fail, "{f:?}");
+    assert!(
+        f.evidence[0]
+            .value
+            .contains("elevator=noop: ignored by kernel 6.1"),
+        "{f:?}"
+    );
+    // A udev rule choosing none passes, with its line as evidence.
+    write(r, "/boot/grub/grub.cfg", "set superusers=\"root\"\npassword_pbkdf2 root grub.pbkdf2.sha512.10000.AB.CD\nset default=0\n");
+    chmod(r, "/boot/grub/grub.cfg", 0o600);
+    write(
+        r,
+        "/usr/lib/udev/rules.d/60-block-scheduler.rules",
+        "ACTION==\"add\", ATTR{queue/scheduler}==\"bfq\", ATTR{queue/scheduler}=\"none\"\n",
+    );
+    let p = profile_tree(r);
+    let f = finding(&p, "perf.io-scheduler");
+    assert_eq!(f.status, Status::Pass, "{f:?}");
+    assert_eq!(f.evidence[0].line, Some(1), "{f:?}");
+    assert!(
+        f.evidence[0].value.contains("queue/scheduler=none"),
+        "{f:?}"
+    );
 }

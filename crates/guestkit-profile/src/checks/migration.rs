@@ -5,72 +5,208 @@ use guestkit_fs::fstab::DeviceSpec;
 
 use super::accounts::tri;
 use super::sets::*;
-use super::{Applies, Check, Ctx, SECTION};
+use super::{Applies, Check, Ctx};
 use crate::model::{Evidence, Outcome, Severity};
 
-/// Most bytes of modules.dep / modules.builtin read.
-const MAX_MODULE_LIST: u64 = 8 << 20;
+use super::boot_image::{Driver, Provision};
 
-/// virtio drivers a KVM target needs: disk and network.
-const VIRTIO: &[&str] = &["virtio_blk", "virtio_net"];
+const VIRTIO_BLK: Driver = Driver {
+    module: "virtio_blk",
+    config: "CONFIG_VIRTIO_BLK",
+};
+const VIRTIO_SCSI: Driver = Driver {
+    module: "virtio_scsi",
+    config: "CONFIG_SCSI_VIRTIO",
+};
+const VIRTIO_NET: Driver = Driver {
+    module: "virtio_net",
+    config: "CONFIG_VIRTIO_NET",
+};
+const VIRTIO_PCI: Driver = Driver {
+    module: "virtio_pci",
+    config: "CONFIG_VIRTIO_PCI",
+};
+const DM_MOD: Driver = Driver {
+    module: "dm_mod",
+    config: "CONFIG_BLK_DEV_DM",
+};
+const MD_MOD: Driver = Driver {
+    module: "md_mod",
+    config: "CONFIG_BLK_DEV_MD",
+};
 
-/// Whether `list` (modules.dep or modules.builtin text) names `module`
-/// (`…/virtio_blk.ko`, `.ko.xz`, `.ko.zst`, `.ko.gz`).
-fn lists(list: &str, module: &str) -> bool {
-    list.lines().any(|l| {
-        let path = l.split(':').next().unwrap_or("");
-        let base = path.rsplit('/').next().unwrap_or("");
-        base.strip_prefix(module)
-            .is_some_and(|rest| rest.starts_with(".ko"))
+/// The driver of a root filesystem type (ext2/ext3 are served by ext4
+/// on current kernels, by their own module on old ones).
+fn fs_drivers(fs_type: &str) -> Option<&'static [Driver]> {
+    const EXT4: Driver = Driver {
+        module: "ext4",
+        config: "CONFIG_EXT4_FS",
+    };
+    Some(match fs_type {
+        "ext4" => &[EXT4],
+        "ext3" => &[
+            EXT4,
+            Driver {
+                module: "ext3",
+                config: "CONFIG_EXT3_FS",
+            },
+        ],
+        "ext2" => &[
+            EXT4,
+            Driver {
+                module: "ext2",
+                config: "CONFIG_EXT2_FS",
+            },
+        ],
+        "xfs" => &[Driver {
+            module: "xfs",
+            config: "CONFIG_XFS_FS",
+        }],
+        "btrfs" => &[Driver {
+            module: "btrfs",
+            config: "CONFIG_BTRFS_FS",
+        }],
+        _ => return None,
     })
 }
 
+/// The kernel has virtio disk and network drivers at all (built in or as
+/// modules).
 fn virtio_drivers(ctx: &Ctx<'_>) -> Outcome {
-    let files = tri!(ctx.files());
-    let Some(kernels) = &ctx.os.kernels else {
-        return Outcome::na("the report has no kernels section");
-    };
-    let Some(kernel) = kernels.kernels.first() else {
-        return Outcome::na("no installed kernel found");
-    };
-    let Some(dir) = &kernel.modules_dir else {
-        return Outcome::na(format!(
-            "kernel {} has no modules directory",
-            kernel.version
+    let boot = tri!(ctx.boot_image());
+    if !boot.knows_drivers() {
+        return Outcome::error(format!(
+            "kernel {}: modules.builtin, modules.dep and config unreadable or absent",
+            boot.kernel.version
         ));
-    };
-    let mut text = String::new();
-    let mut read = Vec::new();
-    for name in ["modules.dep", "modules.builtin"] {
-        let path = format!("{dir}/{name}");
-        if let Some(b) = files.read_prefix(SECTION, &path, MAX_MODULE_LIST) {
-            text.push_str(&String::from_utf8_lossy(&b));
-            text.push('\n');
-            read.push(path);
+    }
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for d in [VIRTIO_BLK, VIRTIO_NET] {
+        match boot.provision(&d) {
+            Provision::Missing => missing.push(d.module),
+            p => found.extend(p.evidence().cloned()),
         }
     }
-    if read.is_empty() {
-        return Outcome::error(format!(
-            "{dir}/modules.dep and modules.builtin unreadable or absent"
-        ));
-    }
-    let missing: Vec<&str> = VIRTIO
-        .iter()
-        .copied()
-        .filter(|m| !lists(&text, m))
-        .collect();
-    let source = read.join(", ");
     if missing.is_empty() {
-        Outcome::pass(vec![Evidence::field(
-            source,
-            format!("kernel {}: {} present", kernel.version, VIRTIO.join(", ")),
-        )])
+        Outcome::pass(found)
     } else {
         Outcome::fail(vec![Evidence::field(
-            source,
-            format!("kernel {}: missing {}", kernel.version, missing.join(", ")),
+            boot.sources(),
+            format!(
+                "kernel {}: missing {}",
+                boot.kernel.version,
+                missing.join(", ")
+            ),
         )])
     }
+}
+
+/// Which of `groups` (each satisfied by any one of its drivers) the boot
+/// kernel lacks before the root filesystem is mounted; evidence for the
+/// others.
+fn at_boot(
+    boot: &super::boot_image::BootImage,
+    groups: &[&[Driver]],
+) -> (Vec<Evidence>, Vec<String>) {
+    let mut have = Vec::new();
+    let mut lack = Vec::new();
+    for group in groups {
+        let provided: Vec<Provision> = group.iter().map(|d| boot.provision(d)).collect();
+        match provided.iter().find(|p| p.at_boot()) {
+            Some(p) => have.extend(p.evidence().cloned()),
+            None => {
+                let names: Vec<&str> = group.iter().map(|d| d.module).collect();
+                let only_module = provided
+                    .iter()
+                    .any(|p| matches!(p, Provision::ModuleOnly(_)));
+                lack.push(format!(
+                    "{}{}",
+                    names.join(" or "),
+                    if only_module {
+                        " (a module, not in the initramfs)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+    }
+    (have, lack)
+}
+
+/// The outcome of a boot-time driver requirement.
+fn boot_requirement(
+    boot: &super::boot_image::BootImage,
+    groups: &[&[Driver]],
+    what: &str,
+) -> Outcome {
+    let (have, lack) = at_boot(boot, groups);
+    if lack.is_empty() {
+        return Outcome::pass(have);
+    }
+    let version = &boot.kernel.version;
+    match &boot.initramfs {
+        Some((path, Err(e))) => Outcome::error(format!("{path}: {e}")),
+        Some((path, Ok(listing))) => Outcome::fail(vec![Evidence::field(
+            path.clone(),
+            format!(
+                "kernel {version} cannot {what}: {} missing ({} entries in the initramfs)",
+                lack.join(", "),
+                listing.entries.len()
+            ),
+        )]),
+        None if boot.knows_drivers() => Outcome::fail(vec![Evidence::field(
+            boot.sources(),
+            format!(
+                "kernel {version} has no initramfs and {} not built in",
+                lack.join(", ")
+            ),
+        )]),
+        None => Outcome::error(format!(
+            "kernel {version}: no initramfs and no module lists or config to read"
+        )),
+    }
+}
+
+/// The boot kernel can reach a virtio disk: virtio_pci and virtio_blk or
+/// virtio_scsi, built in or inside the initramfs.
+fn initramfs_virtio(ctx: &Ctx<'_>) -> Outcome {
+    let boot = tri!(ctx.boot_image());
+    boot_requirement(
+        boot,
+        &[&[VIRTIO_BLK, VIRTIO_SCSI], &[VIRTIO_PCI]],
+        "reach a virtio disk",
+    )
+}
+
+/// The boot kernel can mount the root filesystem: its filesystem driver,
+/// and device-mapper or md when root is on LVM or RAID, built in or in
+/// the initramfs.
+fn root_fs_support(ctx: &Ctx<'_>) -> Outcome {
+    let fstab = tri!(ctx.fstab());
+    let Some(root) = fstab.and_then(|f| f.iter().find(|e| e.mountpoint == "/")) else {
+        return Outcome::na("no root entry in /etc/fstab");
+    };
+    let Some(fs) = fs_drivers(&root.fs_type) else {
+        return Outcome::na(format!(
+            "root filesystem type {:?} is not one this check knows",
+            root.fs_type
+        ));
+    };
+    let boot = tri!(ctx.boot_image());
+    let mut groups: Vec<&[Driver]> = vec![fs];
+    match root.device {
+        DeviceSpec::LogicalVolume { .. } => groups.push(&[DM_MOD]),
+        DeviceSpec::Md(_) => groups.push(&[MD_MOD]),
+        _ => {}
+    }
+    boot_requirement(
+        boot,
+        &groups,
+        &format!("mount its {} root ({})", root.fs_type, root.spec),
+    )
+    .with_note(format!("/etc/fstab line {}: {} on /", root.line, root.spec))
 }
 
 fn fstab_device_names(ctx: &Ctx<'_>) -> Outcome {
@@ -241,6 +377,28 @@ pub const CHECKS: &[Check] = &[
         run: virtio_drivers,
     },
     Check {
+        id: "migration.initramfs-virtio",
+        title: "The initramfs can reach a virtio disk",
+        description: "virtio_pci and virtio_blk or virtio_scsi, built into the boot kernel or packed in its initramfs: a host-only initramfs (MODULES=dep, dracut --hostonly) built on another hypervisor leaves them out and the guest cannot find its root disk.",
+        profiles: MIG,
+        severity: Severity::Critical,
+        applies: Applies::LINUX,
+        remediation: "Add virtio_blk virtio_scsi virtio_pci to /etc/initramfs-tools/modules (or `add_drivers+=\" virtio_blk virtio_scsi virtio_pci \"` in /etc/dracut.conf.d/virtio.conf) and rebuild the initramfs before migrating.",
+        references: &[],
+        run: initramfs_virtio,
+    },
+    Check {
+        id: "migration.root-fs-support",
+        title: "The boot kernel can mount the root filesystem",
+        description: "The root filesystem's driver (and device-mapper or md for a root on LVM or RAID) must be built in or inside the initramfs.",
+        profiles: MIG,
+        severity: Severity::Critical,
+        applies: Applies::LINUX,
+        remediation: "Rebuild the initramfs with the root filesystem's module (and dm_mod / md_mod) included.",
+        references: &[],
+        run: root_fs_support,
+    },
+    Check {
         id: "migration.fstab-device-names",
         title: "fstab mounts by UUID or label, not device name",
         description: "/dev/sdX names change when the disk controller changes (sd → vd, xvd, nvme).",
@@ -310,11 +468,14 @@ pub const CHECKS: &[Check] = &[
 
 #[cfg(test)]
 mod tests {
+    use super::super::boot_image::listed_at;
+
     #[test]
     fn module_lists() {
         let dep = "kernel/drivers/block/virtio_blk.ko.xz: kernel/drivers/virtio/virtio.ko\n";
-        assert!(super::lists(dep, "virtio_blk"));
-        assert!(!super::lists(dep, "virtio_net"));
-        assert!(!super::lists(dep, "virtio"));
+        assert_eq!(listed_at(dep, "virtio_blk"), Some(1));
+        assert_eq!(listed_at(dep, "virtio-blk"), Some(1));
+        assert!(listed_at(dep, "virtio_net").is_none());
+        assert!(listed_at(dep, "virtio").is_none());
     }
 }

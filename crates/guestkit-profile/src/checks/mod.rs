@@ -5,6 +5,7 @@
 //! [`Check`] entry to that module's `CHECKS` table.
 
 pub mod accounts;
+pub mod boot_image;
 pub mod filesystem;
 pub mod hardening;
 pub mod kernel_params;
@@ -198,6 +199,7 @@ pub struct Ctx<'a> {
     fstab: OnceCell<Option<Vec<FstabEntry>>>,
     sysctl: OnceCell<Option<kernel_params::Sysctl>>,
     hives: OnceCell<windows_registry::Hives>,
+    boot: OnceCell<Result<boot_image::BootImage, Outcome>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -210,6 +212,7 @@ impl<'a> Ctx<'a> {
             fstab: OnceCell::new(),
             sysctl: OnceCell::new(),
             hives: OnceCell::new(),
+            boot: OnceCell::new(),
         }
     }
 
@@ -264,6 +267,15 @@ impl<'a> Ctx<'a> {
     pub fn hives(&self) -> &windows_registry::Hives {
         self.hives
             .get_or_init(|| windows_registry::Hives::load(self))
+    }
+
+    /// The boot kernel and what it can drive before root is mounted
+    /// (read once).
+    pub fn boot_image(&self) -> Result<&boot_image::BootImage, Outcome> {
+        self.boot
+            .get_or_init(|| boot_image::BootImage::read(self))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Whether the init system starts `unit` at boot (`None`: unknown).

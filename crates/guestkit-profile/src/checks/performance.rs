@@ -1,4 +1,5 @@
-//! Performance settings: swap, atime, journald limits.
+//! Performance settings: swap, atime, journald limits, transparent huge
+//! pages, tuned, the block I/O scheduler.
 
 use guestkit_fs::fstab::Skip;
 
@@ -168,6 +169,133 @@ fn tuned(ctx: &Ctx<'_>) -> Outcome {
     }
 }
 
+/// Schedulers that suit a virtual disk (the host already schedules).
+const VM_SCHEDULERS: &[&str] = &["none", "noop", "mq-deadline", "deadline"];
+
+/// udev rule directories, lowest precedence first; a file in a later
+/// directory replaces the same name in an earlier one.
+const UDEV_RULE_DIRS: &[&str] = &[
+    "/lib/udev/rules.d",
+    "/usr/lib/udev/rules.d",
+    "/etc/udev/rules.d",
+];
+
+/// `ATTR{queue/scheduler}="X"` assignments in the guest's udev rules.
+fn udev_scheduler_rules(files: &guestkit_inspect::GuestFiles<'_>) -> Vec<(String, usize, String)> {
+    let mut by_name = std::collections::BTreeMap::new();
+    for dir in UDEV_RULE_DIRS {
+        for name in files.list_dir(SECTION, dir) {
+            if name.ends_with(".rules") {
+                by_name.insert(name.clone(), format!("{dir}/{name}"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for path in by_name.values() {
+        let Some(text) = files.read_text(SECTION, path) else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with('#') {
+                continue;
+            }
+            let mut rest = line;
+            while let Some(at) = rest.find("ATTR{queue/scheduler}") {
+                let after = rest.get(at + "ATTR{queue/scheduler}".len()..).unwrap_or("");
+                let after = after.trim_start();
+                // An assignment (`=`), not a match (`==`, `!=`).
+                if let Some(v) = after.strip_prefix('=').filter(|v| !v.starts_with('=')) {
+                    let v = v.trim_start().trim_start_matches('"');
+                    let value: String = v.chars().take_while(|c| *c != '"').collect();
+                    out.push((path.clone(), i + 1, value));
+                }
+                rest = after;
+            }
+        }
+    }
+    out
+}
+
+/// Major and minor of a kernel version (`6.1.0-25-amd64` → (6, 1)).
+fn kernel_release(version: &str) -> Option<(u32, u32)> {
+    let mut it = version.split(['.', '-']);
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+/// The block I/O scheduler chosen for the guest's disks: udev rules,
+/// `elevator=` on the kernel command line (ignored by blk-mq kernels from
+/// 5.0 on), the active tuned profile's `elevator=`.
+fn io_scheduler(ctx: &Ctx<'_>) -> Outcome {
+    let files = tri!(ctx.files());
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for (path, line, value) in udev_scheduler_rules(files) {
+        let ev = Evidence::file(path, Some(line), format!("queue/scheduler={value}"));
+        if VM_SCHEDULERS.contains(&value.as_str()) {
+            good.push(ev);
+        } else {
+            bad.push(ev);
+        }
+    }
+    let kernels = ctx.os.kernels.as_ref();
+    let release = kernels
+        .and_then(|k| k.kernels.first())
+        .and_then(|k| kernel_release(&k.version));
+    let elevator = kernels
+        .and_then(|k| k.default_cmdline.as_deref())
+        .and_then(|c| {
+            c.split_whitespace()
+                .filter_map(|w| w.strip_prefix("elevator="))
+                .next_back()
+        });
+    if let Some(e) = elevator {
+        let ev = Evidence::field("kernels.default_cmdline", format!("elevator={e}"));
+        match release {
+            Some(r) if r >= (5, 0) => bad.push(Evidence::field(
+                "kernels.default_cmdline",
+                format!(
+                    "elevator={e}: ignored by kernel {}.{} (blk-mq); set the scheduler with a udev rule",
+                    r.0, r.1
+                ),
+            )),
+            _ if VM_SCHEDULERS.contains(&e) => good.push(ev),
+            _ => bad.push(ev),
+        }
+    }
+    if let Some(profile) = files
+        .read_text(SECTION, "/etc/tuned/active_profile")
+        .map(|t| t.trim().to_string())
+        .filter(|p| !p.is_empty() && !p.contains('/'))
+    {
+        let path = format!("/etc/tuned/{profile}/tuned.conf");
+        if let Some(text) = files.read_text(SECTION, &path) {
+            for (i, l) in text.lines().enumerate() {
+                if let Some((k, v)) = l.split_once('=') {
+                    if k.trim() == "elevator" {
+                        let v = v.trim();
+                        let ev = Evidence::file(path.clone(), Some(i + 1), format!("elevator={v}"));
+                        if VM_SCHEDULERS.contains(&v) {
+                            good.push(ev);
+                        } else {
+                            bad.push(ev);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !bad.is_empty() {
+        return Outcome::fail(bad);
+    }
+    if good.is_empty() {
+        return Outcome::pass(vec![Evidence::field(
+            UDEV_RULE_DIRS.join(", "),
+            "no scheduler set: the kernel's default (none for multi-queue virtio disks, mq-deadline otherwise)",
+        )]);
+    }
+    Outcome::pass(good)
+}
+
 /// The performance checks.
 pub const CHECKS: &[Check] = &[
     Check {
@@ -224,5 +352,16 @@ pub const CHECKS: &[Check] = &[
         remediation: "`tuned-adm profile virtual-guest` (or throughput-performance).",
         references: &[],
         run: tuned,
+    },
+    Check {
+        id: "perf.io-scheduler",
+        title: "Virtual disks use a VM-friendly I/O scheduler",
+        description: "The host schedules the real disk: `none` or `mq-deadline` in the guest avoids double scheduling (bfq, kyber, cfq add latency and CPU). `elevator=` on the kernel command line is ignored from kernel 5.0 on, so a setting made there is silently lost.",
+        profiles: PERF,
+        severity: Severity::Low,
+        applies: Applies::LINUX,
+        remediation: "Use a udev rule such as `ACTION==\"add|change\", KERNEL==\"vd[a-z]|sd[a-z]\", ATTR{queue/scheduler}=\"none\"` in /etc/udev/rules.d/60-scheduler.rules and drop `elevator=` from the kernel command line.",
+        references: &[],
+        run: io_scheduler,
     },
 ];

@@ -200,7 +200,17 @@ pub fn hardened(r: &Path) {
     write(
         r,
         "/boot/config-6.1.0-25-amd64",
-        "CONFIG_TRANSPARENT_HUGEPAGE=y\nCONFIG_TRANSPARENT_HUGEPAGE_MADVISE=y\n",
+        "CONFIG_TRANSPARENT_HUGEPAGE=y\nCONFIG_TRANSPARENT_HUGEPAGE_MADVISE=y\n\
+         CONFIG_VIRTIO_PCI=y\nCONFIG_VIRTIO_BLK=m\nCONFIG_EXT4_FS=m\n",
+    );
+    initramfs(
+        r,
+        "zstd -q -c",
+        &[
+            "kernel/drivers/block/virtio_blk.ko.xz",
+            "kernel/drivers/scsi/virtio_scsi.ko.xz",
+            "kernel/fs/ext4/ext4.ko.xz",
+        ],
     );
     write(r, "/usr/sbin/tuned", "ELF");
     write(r, "/etc/tuned/active_profile", "virtual-guest\n");
@@ -217,4 +227,41 @@ pub fn hardened(r: &Path) {
     );
     write(r, "/srv/tmp/.keep", "");
     chmod(r, "/srv/tmp", 0o1777);
+}
+
+/// Writes `/boot/initrd.img-6.1.0-25-amd64` as initramfs-tools does: an
+/// uncompressed early cpio (microcode) followed by the main cpio, made by
+/// GNU cpio and compressed with `compress` (a shell command writing to
+/// stdout), holding `modules` (paths under the kernel's module dir).
+pub fn initramfs(r: &Path, compress: &str, modules: &[&str]) {
+    let work = tempfile::tempdir().expect("tmp");
+    let w = work.path();
+    let early = w.join("early");
+    let main = w.join("main");
+    std::fs::create_dir_all(early.join("kernel/x86/microcode")).expect("mkdir");
+    std::fs::write(
+        early.join("kernel/x86/microcode/GenuineIntel.bin"),
+        [0u8; 64],
+    )
+    .expect("write");
+    std::fs::create_dir_all(main.join("scripts")).expect("mkdir");
+    std::fs::write(main.join("init"), "#!/bin/sh\n").expect("write");
+    for m in modules {
+        let p = main.join("usr/lib/modules/6.1.0-25-amd64").join(m);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, "ELF module").expect("write");
+    }
+    let out = r.join("boot/initrd.img-6.1.0-25-amd64");
+    std::fs::create_dir_all(out.parent().expect("parent")).expect("mkdir");
+    let script = format!(
+        "(cd early && find . | cpio --quiet -o -H newc) > {o}; (cd main && find . | cpio --quiet -o -H newc) | {compress} >> {o}",
+        o = out.display()
+    );
+    let ok = std::process::Command::new("sh")
+        .args(["-ec", &script])
+        .current_dir(w)
+        .status()
+        .expect("sh")
+        .success();
+    assert!(ok, "{script}");
 }

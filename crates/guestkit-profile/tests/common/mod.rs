@@ -25,6 +25,35 @@ pub fn profile_tree(root: &Path) -> ProfileResult {
     profile(&report, Some(&files), "test", &ProfileOptions::default())
 }
 
+/// Writes the tree at `root` into a real ext4 filesystem image with
+/// `mkfs.ext4 -d` (ownership and modes kept), then opens that image the
+/// way `guestctl profile` does (image format, filesystem, guest tree),
+/// inspects it (deep scan on) and profiles it with every profile.
+pub fn profile_image(root: &Path) -> ProfileResult {
+    use guestkit_disk::{open_image, DeviceRef, Limits, OpenOptions};
+    let dir = tempfile::tempdir().expect("tmp");
+    let image = dir.path().join("guest.raw");
+    let status = std::process::Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-E", "root_owner=0:0", "-d"])
+        .arg(root)
+        .arg(&image)
+        .arg("48M")
+        .status()
+        .expect("mkfs.ext4");
+    assert!(status.success(), "mkfs.ext4 -d {}", root.display());
+    let opened = open_image(&image, &OpenOptions::default()).expect("open image");
+    let devices: Vec<DeviceRef> = vec![opened.device];
+    let guest = guestkit_fs::guest::open_guest(&devices, &Limits::default(), &FsLimits::default());
+    let options = InspectOptions {
+        deep_scan: true,
+        ..InspectOptions::default()
+    };
+    let report = guestkit_inspect::inspect_guest(&guest, &options);
+    let tree = guest.tree.as_ref().expect("a root filesystem");
+    let files = GuestFiles::new(tree);
+    profile(&report, Some(&files), "test", &ProfileOptions::default())
+}
+
 /// The finding with `id`.
 pub fn finding<'a>(r: &'a ProfileResult, id: &str) -> &'a Finding {
     r.findings

@@ -1,0 +1,190 @@
+//! What the guest's boot kernel can drive at the moment it mounts the
+//! root filesystem: drivers built into the kernel (modules.builtin, the
+//! kernel config) or packed into its initramfs. Read once per guest for
+//! the migration checks.
+
+use guestkit_inspect::initramfs::{self, Initramfs, Limits};
+use guestkit_inspect::kernels::Kernel;
+
+use super::{Ctx, SECTION};
+use crate::model::{Evidence, Outcome};
+
+/// Most bytes of modules.dep / modules.builtin / the kernel config read.
+const MAX_MODULE_LIST: u64 = 8 << 20;
+
+/// A kernel driver, by module name and configuration symbol.
+#[derive(Debug, Clone, Copy)]
+pub struct Driver {
+    /// Module name (`virtio_blk`).
+    pub module: &'static str,
+    /// Kconfig symbol (`CONFIG_VIRTIO_BLK`).
+    pub config: &'static str,
+}
+
+/// How the boot kernel gets a driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provision {
+    /// Built into the kernel image.
+    BuiltIn(Evidence),
+    /// A module inside the initramfs.
+    InInitramfs(Evidence),
+    /// A module on the root filesystem only: usable after root is
+    /// mounted, not to mount it.
+    ModuleOnly(Evidence),
+    /// Nowhere.
+    Missing,
+}
+
+impl Provision {
+    /// Whether the driver is there before the root filesystem is mounted.
+    pub fn at_boot(&self) -> bool {
+        matches!(self, Provision::BuiltIn(_) | Provision::InInitramfs(_))
+    }
+
+    /// Whether the driver is there at all.
+    pub fn anywhere(&self) -> bool {
+        !matches!(self, Provision::Missing)
+    }
+
+    /// Its evidence, if any.
+    pub fn evidence(&self) -> Option<&Evidence> {
+        match self {
+            Provision::BuiltIn(e) | Provision::InInitramfs(e) | Provision::ModuleOnly(e) => Some(e),
+            Provision::Missing => None,
+        }
+    }
+}
+
+/// The boot kernel's driver sources.
+#[derive(Debug)]
+pub struct BootImage {
+    pub kernel: Kernel,
+    /// (path, text) of modules.builtin, modules.dep and the config.
+    builtin: Option<(String, String)>,
+    dep: Option<(String, String)>,
+    config: Option<(String, String)>,
+    /// The initramfs listing, or why it could not be read.
+    pub initramfs: Option<(String, Result<Initramfs, String>)>,
+}
+
+/// Whether modules.dep / modules.builtin text names `module`
+/// (`…/virtio_blk.ko`, `.ko.xz`, `.ko.zst`, `.ko.gz`; `-` and `_` alike),
+/// with the line number.
+pub fn listed_at(list: &str, module: &str) -> Option<usize> {
+    let want = module.replace('-', "_");
+    list.lines()
+        .position(|l| {
+            let path = l.split(':').next().unwrap_or("");
+            let base = path.rsplit('/').next().unwrap_or("");
+            base.split_once(".ko").is_some_and(|(stem, ext)| {
+                matches!(ext, "" | ".xz" | ".zst" | ".gz") && stem.replace('-', "_") == want
+            })
+        })
+        .map(|i| i + 1)
+}
+
+impl BootImage {
+    /// The boot kernel of `ctx`'s guest: the default boot entry's kernel
+    /// when it is installed, else the newest.
+    pub fn read(ctx: &Ctx<'_>) -> Result<BootImage, Outcome> {
+        let files = ctx.files()?;
+        let Some(kernels) = &ctx.os.kernels else {
+            return Err(Outcome::na("the report has no kernels section"));
+        };
+        let default_version = kernels
+            .default_entry
+            .as_ref()
+            .and_then(|d| kernels.boot_entries.get(d.index))
+            .and_then(|e| e.version.clone());
+        let kernel = default_version
+            .and_then(|v| kernels.kernels.iter().find(|k| k.version == v))
+            .or_else(|| kernels.kernels.first())
+            .cloned()
+            .ok_or_else(|| Outcome::na("no installed kernel found"))?;
+        let read = |path: Option<String>| {
+            let path = path?;
+            let bytes = files.read_prefix(SECTION, &path, MAX_MODULE_LIST)?;
+            Some((path, String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        let dir = kernel.modules_dir.clone();
+        let builtin = read(dir.as_ref().map(|d| format!("{d}/modules.builtin")));
+        let dep = read(dir.as_ref().map(|d| format!("{d}/modules.dep")));
+        let config = read(kernel.config.clone());
+        let initramfs = kernel.initrd.clone().map(|path| {
+            let listing = files
+                .tree()
+                .open_file(path.as_bytes())
+                .map_err(|e| e.to_string())
+                .and_then(|f| initramfs::list(f, &Limits::default()).map_err(|e| e.to_string()));
+            (path, listing)
+        });
+        Ok(BootImage {
+            kernel,
+            builtin,
+            dep,
+            config,
+            initramfs,
+        })
+    }
+
+    /// How the kernel gets `driver`.
+    pub fn provision(&self, driver: &Driver) -> Provision {
+        if let Some((path, text)) = &self.builtin {
+            if let Some(line) = listed_at(text, driver.module) {
+                return Provision::BuiltIn(Evidence::file(
+                    path.clone(),
+                    Some(line),
+                    format!("{} built in", driver.module),
+                ));
+            }
+        }
+        if let Some((path, text)) = &self.config {
+            let set = format!("{}=y", driver.config);
+            if let Some(i) = text.lines().position(|l| l.trim() == set) {
+                return Provision::BuiltIn(Evidence::file(path.clone(), Some(i + 1), set));
+            }
+        }
+        if let Some((path, Ok(listing))) = &self.initramfs {
+            if listing.has_module(driver.module) {
+                return Provision::InInitramfs(Evidence::field(
+                    path.clone(),
+                    format!("{} in the initramfs", driver.module),
+                ));
+            }
+        }
+        if let Some((path, text)) = &self.dep {
+            if let Some(line) = listed_at(text, driver.module) {
+                return Provision::ModuleOnly(Evidence::file(
+                    path.clone(),
+                    Some(line),
+                    format!("{} module", driver.module),
+                ));
+            }
+        }
+        if let Some((path, text)) = &self.config {
+            let set = format!("{}=m", driver.config);
+            if let Some(i) = text.lines().position(|l| l.trim() == set) {
+                return Provision::ModuleOnly(Evidence::file(path.clone(), Some(i + 1), set));
+            }
+        }
+        Provision::Missing
+    }
+
+    /// Whether anything at all says which drivers the kernel has.
+    pub fn knows_drivers(&self) -> bool {
+        self.builtin.is_some() || self.dep.is_some() || self.config.is_some()
+    }
+
+    /// The sources read, for evidence when nothing matched.
+    pub fn sources(&self) -> String {
+        let mut s: Vec<String> = [&self.builtin, &self.dep, &self.config]
+            .into_iter()
+            .flatten()
+            .map(|(p, _)| p.clone())
+            .collect();
+        if let Some((p, _)) = &self.initramfs {
+            s.push(p.clone());
+        }
+        s.join(", ")
+    }
+}
