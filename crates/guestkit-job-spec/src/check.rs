@@ -104,12 +104,22 @@ impl Problems {
 pub fn decode_value<T: DeserializeOwned>(value: &Value, at: &str) -> Result<T, ValidationError> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let where_ = path::from_tracked(at, e.path());
-        let message = e.into_inner().to_string();
+        let message = humanize(&e.into_inner().to_string());
         match missing_field(&message) {
             Some(field) => ValidationError::invalid(path::child(&where_, field), message),
             None => ValidationError::invalid(where_, message),
         }
     })
+}
+
+/// A serde message in the protocol's words: "unknown value" rather than
+/// "unknown variant", "a whole number" rather than "u32".
+pub fn humanize(message: &str) -> String {
+    message
+        .replace("unknown variant", "unknown value")
+        .replace("expected u8", "expected a whole number from 0 to 255")
+        .replace("expected u32", "expected a whole number from 0 to 4294967295")
+        .replace("expected u64", "expected a whole number of 0 or more")
 }
 
 /// The field name of a serde "missing field `x`" message.

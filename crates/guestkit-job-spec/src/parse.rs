@@ -2,7 +2,7 @@
 //! Only the shape is checked here (syntax, JSON types, required fields);
 //! a problem becomes one [`ValidationError`] with its path and position.
 
-use crate::check::missing_field;
+use crate::check::{humanize, missing_field};
 use crate::envelope::JobDocument;
 use crate::error::{ValidationError, ValidationErrors};
 use crate::path;
@@ -50,7 +50,7 @@ fn problem(at: &str, message: &str, line: usize, column: usize) -> ValidationErr
         Some(field) => path::child(at, field),
         None => at.to_string(),
     };
-    ValidationError::syntax(at, message).at(line, column)
+    ValidationError::syntax(at, humanize(message)).at(line, column)
 }
 
 #[cfg(test)]
