@@ -158,7 +158,9 @@ impl JobBuilder {
 
     /// Adds to `constraints.required_capabilities`.
     pub fn require_capability(mut self, capability: impl Into<String>) -> Self {
-        self.constraints.required_capabilities.push(capability.into());
+        self.constraints
+            .required_capabilities
+            .push(capability.into());
         self
     }
 

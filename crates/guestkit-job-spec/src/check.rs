@@ -37,7 +37,10 @@ impl Problems {
         match value {
             Value::Object(map) => Some(map),
             other => {
-                self.invalid(at, format!("expected an object, found {}", json_type(other)));
+                self.invalid(
+                    at,
+                    format!("expected an object, found {}", json_type(other)),
+                );
                 None
             }
         }
@@ -118,7 +121,10 @@ pub fn humanize(message: &str) -> String {
     message
         .replace("unknown variant", "unknown value")
         .replace("expected u8", "expected a whole number from 0 to 255")
-        .replace("expected u32", "expected a whole number from 0 to 4294967295")
+        .replace(
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        )
         .replace("expected u64", "expected a whole number of 0 or more")
 }
 

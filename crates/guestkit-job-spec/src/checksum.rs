@@ -14,7 +14,9 @@ pub const SHA256_PREFIX: &str = "sha256";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChecksumError {
     /// An `algorithm:` prefix other than `sha256:`.
-    #[error("unsupported checksum algorithm `{0}` (only sha256 is accepted: `sha256:<64 hex digits>`)")]
+    #[error(
+        "unsupported checksum algorithm `{0}` (only sha256 is accepted: `sha256:<64 hex digits>`)"
+    )]
     UnsupportedAlgorithm(String),
     /// The digest is not 64 characters long.
     #[error("a sha256 digest has 64 hex digits, this one has {0} characters")]

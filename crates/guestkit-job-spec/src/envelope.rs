@@ -36,21 +36,23 @@ pub const MAX_PRIORITY: u32 = 10;
 
 /// A job document of protocol v1.
 ///
-/// Reading one checks only its shape (JSON types, required fields); the
-/// protocol's rules are checked by [`crate::validate`] or
-/// [`crate::parse_and_validate`].
+/// Reading one checks only its shape (JSON types, required fields);
+/// `validate` and `parse_and_validate` check the protocol's rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(title = "guestkit job document, protocol v1")]
 pub struct JobDocument {
     /// Protocol version, `1.<minor>` (this crate writes `1.0`).
+    #[schemars(pattern(r"^1\.[0-9]+$"))]
     pub version: String,
     /// Unique id of the job; it names the result file, so it is limited to
     /// ASCII letters, digits, `.`, `_` and `-` (the builder makes
     /// `job-<ULID>`).
+    #[schemars(pattern(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"))]
     pub job_id: String,
     /// When the job was created (RFC 3339).
     pub created_at: DateTime<Utc>,
     /// Job kind, `VMOperation` in protocol v1.
+    #[schemars(extend("const" = "VMOperation"))]
     pub kind: String,
     /// Namespaced operation: `system.echo`, `guestkit.inspect`,
     /// `guestkit.profile`.

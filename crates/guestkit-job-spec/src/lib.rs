@@ -29,6 +29,8 @@
 //! assert!(doc.extra.contains_key("x-unknown"));
 //! ```
 
+#![warn(missing_docs)]
+
 mod builder;
 mod check;
 mod checksum;

@@ -116,7 +116,10 @@ pub const PAYLOAD_DATA_PATH: &str = "$.payload.data";
 /// Decodes the payload of `operation`, reporting every problem: an
 /// unknown operation (named), a payload type that does not belong to the
 /// operation, and each bad field of the data.
-pub fn decode_payload(operation: &str, payload: &Payload) -> Result<TypedPayload, ValidationErrors> {
+pub fn decode_payload(
+    operation: &str,
+    payload: &Payload,
+) -> Result<TypedPayload, ValidationErrors> {
     let Some(op) = Operation::from_name(operation) else {
         return Err(ValidationErrors::single(ValidationError::unsupported(
             path::child(path::ROOT, "operation"),
@@ -130,23 +133,26 @@ pub fn decode_payload(operation: &str, payload: &Payload) -> Result<TypedPayload
     check_payload_type(op, &payload.payload_type, &mut problems);
     match op {
         Operation::Echo => {}
-        Operation::Inspect => InspectPayload::check(&payload.data, PAYLOAD_DATA_PATH, &mut problems),
-        Operation::Profile => ProfilePayload::check(&payload.data, PAYLOAD_DATA_PATH, &mut problems),
+        Operation::Inspect => {
+            InspectPayload::check(&payload.data, PAYLOAD_DATA_PATH, &mut problems)
+        }
+        Operation::Profile => {
+            ProfilePayload::check(&payload.data, PAYLOAD_DATA_PATH, &mut problems)
+        }
     }
     if !problems.is_empty() {
         return Err(ValidationErrors {
             errors: problems.errors,
         });
     }
-    let typed = match op {
-        Operation::Echo => Ok(TypedPayload::Echo(EchoPayload::new(payload.data.clone()))),
-        Operation::Inspect => {
-            decode_value::<InspectPayload>(&payload.data, PAYLOAD_DATA_PATH).map(TypedPayload::from)
-        }
-        Operation::Profile => {
-            decode_value::<ProfilePayload>(&payload.data, PAYLOAD_DATA_PATH).map(TypedPayload::from)
-        }
-    };
+    let typed =
+        match op {
+            Operation::Echo => Ok(TypedPayload::Echo(EchoPayload::new(payload.data.clone()))),
+            Operation::Inspect => decode_value::<InspectPayload>(&payload.data, PAYLOAD_DATA_PATH)
+                .map(TypedPayload::from),
+            Operation::Profile => decode_value::<ProfilePayload>(&payload.data, PAYLOAD_DATA_PATH)
+                .map(TypedPayload::from),
+        };
     typed.map_err(ValidationErrors::single)
 }
 

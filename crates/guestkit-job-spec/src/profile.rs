@@ -119,8 +119,8 @@ pub struct ProfileOptions {
     /// Report findings of this severity and above (`info` when absent).
     #[serde(default)]
     pub severity_threshold: Severity,
-    /// Whether findings carry remediation text; absent: see
-    /// [`ProfilePayload::include_remediation`].
+    /// Whether findings carry remediation text; when absent,
+    /// `output.include_remediation`, else true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_remediation: Option<bool>,
     /// Fail the job (`critical_findings`) when a critical check fails.

@@ -59,8 +59,23 @@ pub fn job_schema() -> Value {
 /// [`job_schema`] as the pretty-printed text kept in
 /// `docs/job-spec.schema.json` (with a final newline).
 pub fn job_schema_json() -> String {
+    let schema = sorted(job_schema());
     let mut text =
-        serde_json::to_string_pretty(&job_schema()).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        serde_json::to_string_pretty(&schema).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');
     text
+}
+
+/// The same value with every object's members in key order, whatever map
+/// serde_json was built with, so the text is the same in every build.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }

@@ -139,7 +139,10 @@ fn check_envelope(doc: &JobDocument, problems: &mut Problems) {
 }
 
 fn check_execution(e: &ExecutionPolicy, problems: &mut Problems) {
-    if e.idempotency_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+    if e.idempotency_key
+        .as_deref()
+        .is_some_and(|k| k.trim().is_empty())
+    {
         problems.invalid("$.execution.idempotency_key", "must not be empty");
     }
     if !(MIN_PRIORITY..=MAX_PRIORITY).contains(&e.priority) {
@@ -183,9 +186,15 @@ fn check_constraints(c: &Constraints, problems: &mut Problems) {
         problems.invalid("$.constraints.maximum_disk_size_gb", "must be at least 1");
     }
     for (list, at) in [
-        (&c.required_capabilities, "$.constraints.required_capabilities"),
+        (
+            &c.required_capabilities,
+            "$.constraints.required_capabilities",
+        ),
         (&c.required_features, "$.constraints.required_features"),
-        (&c.allowed_worker_pools, "$.constraints.allowed_worker_pools"),
+        (
+            &c.allowed_worker_pools,
+            "$.constraints.allowed_worker_pools",
+        ),
     ] {
         for (i, item) in list.iter().enumerate() {
             if item.trim().is_empty() {

@@ -24,7 +24,12 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn load(path: &Path) -> (String, Result<JobDocument, guestkit_job_spec::ValidationErrors>) {
+fn load(
+    path: &Path,
+) -> (
+    String,
+    Result<JobDocument, guestkit_job_spec::ValidationErrors>,
+) {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let parsed = parse_and_validate(&text);
     (text, parsed)
@@ -50,7 +55,10 @@ fn every_example_job_validates() {
         "inspect-full.json",
         "profile-security.json",
     ] {
-        assert!(names.iter().any(|n| n == wanted), "{wanted} missing: {names:?}");
+        assert!(
+            names.iter().any(|n| n == wanted),
+            "{wanted} missing: {names:?}"
+        );
     }
     for file in &files {
         let (_, parsed) = load(file);
@@ -61,7 +69,11 @@ fn every_example_job_validates() {
             doc.job_id
         );
         let id = doc.job_id.strip_prefix("job-").unwrap();
-        assert!(ulid::Ulid::from_string(id).is_ok(), "{} is not job-<ULID>", doc.job_id);
+        assert!(
+            ulid::Ulid::from_string(id).is_ok(),
+            "{} is not job-<ULID>",
+            doc.job_id
+        );
         if let Some(image) = doc.validate().unwrap().image() {
             assert_eq!(image.path, "demo/demo.qcow2", "{}", file.display());
         }
@@ -108,7 +120,10 @@ fn original_shapes_of_supported_operations_validate() {
 #[test]
 fn original_complete_document_reads_every_block() {
     let doc = parse_and_validate(&original("protocol-complete.json")).unwrap();
-    assert_eq!(doc.metadata.as_ref().unwrap().labels["cost-center"], "fin-ops");
+    assert_eq!(
+        doc.metadata.as_ref().unwrap().labels["cost-center"],
+        "fin-ops"
+    );
     assert_eq!(doc.execution.attempt, 2);
     assert_eq!(doc.execution.max_attempts, 4);
     assert!(!doc.execution.cancellable);
@@ -166,7 +181,10 @@ fn original_profile_shapes_read_remediation_from_options_or_output() {
     );
     assert_eq!(p.options.severity_threshold, Severity::High);
     assert!(p.options.fail_on_critical);
-    assert!(!p.include_remediation(), "output.include_remediation = false");
+    assert!(
+        !p.include_remediation(),
+        "output.include_remediation = false"
+    );
 
     let doc = parse_and_validate(&original("worker-profile-security.json")).unwrap();
     let TypedPayload::Profile(p) = doc.validate().unwrap() else {

@@ -66,7 +66,10 @@ fn unknown_members_survive_at_every_level() {
     }
     // The payload data is kept exactly as it came (bare upper-case digest
     // included); the typed view normalizes.
-    assert_eq!(written["payload"]["data"], with_unknowns()["payload"]["data"]);
+    assert_eq!(
+        written["payload"]["data"],
+        with_unknowns()["payload"]["data"]
+    );
 
     let again = parse_document(&written.to_string()).unwrap();
     assert_eq!(again, doc);

@@ -81,7 +81,10 @@ fn every_envelope_problem_is_reported_at_once() {
         .contains("1-10"));
     // Display lists them all.
     let text = errors.to_string();
-    assert!(text.starts_with("invalid job document: 13 problems"), "{text}");
+    assert!(
+        text.starts_with("invalid job document: 13 problems"),
+        "{text}"
+    );
     assert_eq!(text.lines().count(), 14, "{text}");
 }
 
@@ -192,10 +195,7 @@ fn every_profile_payload_problem_is_reported_at_once() {
         "guestkit.profile.v1",
         json!({"image": {"path": "/p"}, "profiles": []}),
     );
-    assert_eq!(
-        paths(&errors_of(&empty)),
-        ["$.payload.data.profiles"]
-    );
+    assert_eq!(paths(&errors_of(&empty)), ["$.payload.data.profiles"]);
 }
 
 #[test]
