@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::store::StoreError;
 
@@ -101,7 +101,12 @@ fn db_error(store: &str, what: &str, source: rusqlite::Error) -> StoreError {
 /// [`SCHEMA_VERSION`]. A database from a newer build is refused unchanged.
 pub(super) fn open(path: &std::path::Path, store: &str) -> Result<Connection, StoreError> {
     let err = |what: &'static str| move |e| db_error(store, what, e);
-    let conn = Connection::open(path).map_err(err("open the database file"))?;
+    // No SQLITE_OPEN_URI: a configured path is a file name, even one that
+    // starts with `file:`.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(err("open the database file"))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(err("set the busy timeout"))?;
     // Refuse a newer schema before changing anything else about the file.
