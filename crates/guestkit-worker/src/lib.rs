@@ -1,0 +1,40 @@
+//! The guestkit worker's library: the job lifecycle, the job store and
+//! checksum verification of image files.
+//!
+//! * [`status`]: [`JobStatus`] and its legal transitions.
+//! * [`store`]: the [`JobStore`] trait (async, object-safe) that every job
+//!   store implements, its record types and [`StoreError`];
+//!   [`SqliteStore`] keeps everything in one SQLite file.
+//! * [`checksum`]: streamed, cancellable, cached SHA-256 of image files and
+//!   the parser for expected checksums (`sha256:<hex>` or bare hex).
+//!
+//! Timestamps are [`time::OffsetDateTime`] (UTC) everywhere, kept to the
+//! millisecond by the stores.
+
+// Job documents and files are untrusted: no panicking shortcuts outside the tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+#![warn(missing_docs)]
+
+pub mod checksum;
+pub mod status;
+pub mod store;
+
+pub use checksum::{
+    digest_file, parse_expected, verify_file, BadChecksum, BlockingStoreCache, ChecksumCache,
+    ChecksumError, FileDigest, FileIdentity, Sha256Digest,
+};
+pub use status::{JobStatus, UnknownStatus};
+pub use store::{
+    ClaimFilter, ClaimedJob, JobFilter, JobPage, JobRecord, JobStore, ListCursor, NewJob,
+    ProgressRecord, RecoveryReport, RetryOutcome, SqliteStore, StateChange, StatusCounts,
+    StoreError, Submitted,
+};

@@ -1,0 +1,384 @@
+//! The operations that change jobs: submit, claim, transitions, retries,
+//! progress, finishing and crash recovery. Each is one `BEGIN IMMEDIATE`
+//! transaction.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use time::OffsetDateTime;
+
+use super::rows::{self, status_col, to_ms, u32_col, u64_to_sql, Env};
+use super::state::{
+    add_history, check_json, check_legal, commit, fence, invalid, load_state, requeue_or_fail,
+    write_tx, Change,
+};
+use super::R;
+use crate::status::JobStatus;
+use crate::store::{
+    ClaimFilter, ClaimedJob, NewJob, RecoveryReport, RetryOutcome, StoreError, Submitted,
+};
+
+pub(super) fn submit(conn: &mut Connection, env: &Env<'_>, job: NewJob) -> R<Submitted> {
+    let id = job.job_id.as_str();
+    if id.is_empty() {
+        return Err(invalid(id, "job_id", "must not be empty"));
+    }
+    if job.operation.is_empty() {
+        return Err(invalid(id, "operation", "must not be empty"));
+    }
+    if !(1..=10).contains(&job.priority) {
+        return Err(invalid(
+            id,
+            "priority",
+            format!("{} is outside 1-10", job.priority),
+        ));
+    }
+    if job.max_attempts == 0 {
+        return Err(invalid(id, "max_attempts", "must be at least 1"));
+    }
+    let timeout = job
+        .timeout_seconds
+        .map(|s| {
+            u64_to_sql(s).ok_or_else(|| invalid(id, "timeout_seconds", format!("{s} is too large")))
+        })
+        .transpose()?;
+    check_json(id, "document_json", &job.document_json)?;
+    let caps = serde_json::to_string(&job.required_capabilities)
+        .map_err(|e| invalid(id, "required_capabilities", e.to_string()))?;
+
+    let tx = write_tx(conn, env)?;
+    let existing = |sql: &str, key: &str| -> R<Option<Submitted>> {
+        let row = tx
+            .query_row(sql, [key], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .optional()
+            .map_err(|e| env.db(e))?;
+        row.map(|(existing_job_id, status)| {
+            Ok(Submitted::Duplicate {
+                status: status_col(env, &existing_job_id, "status", &status)?,
+                existing_job_id,
+            })
+        })
+        .transpose()
+    };
+    if let Some(key) = &job.idempotency_key {
+        if let Some(dup) = existing(
+            "SELECT job_id, status FROM jobs WHERE idempotency_key = ?1",
+            key,
+        )? {
+            return Ok(dup);
+        }
+    }
+    if let Some(dup) = existing("SELECT job_id, status FROM jobs WHERE job_id = ?1", id)? {
+        return Ok(dup);
+    }
+    tx.execute(
+        "INSERT INTO jobs (job_id, operation, status, priority, attempt, max_attempts,
+                           created_at, updated_at, idempotency_key, timeout_seconds, deadline,
+                           required_capabilities, worker_pool, document_json)
+         VALUES (?1, ?2, 'queued', ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            id,
+            job.operation,
+            job.priority,
+            job.max_attempts,
+            to_ms(job.created_at),
+            env.now_ms(),
+            job.idempotency_key,
+            timeout,
+            job.deadline.map(to_ms),
+            caps,
+            job.worker_pool,
+            job.document_json
+        ],
+    )
+    .map_err(|e| env.db(e))?;
+    add_history(
+        &tx,
+        env,
+        &Change {
+            job_id: id,
+            attempt: 1,
+            from: None,
+            to: JobStatus::Queued,
+            worker_id: None,
+            detail: Some("submitted"),
+        },
+    )?;
+    commit(tx, env)?;
+    Ok(Submitted::Submitted { job_id: job.job_id })
+}
+
+pub(super) fn claim_next(
+    conn: &mut Connection,
+    env: &Env<'_>,
+    worker_id: &str,
+    filter: &ClaimFilter,
+) -> R<Option<ClaimedJob>> {
+    let caps = serde_json::to_string(&filter.capabilities)
+        .map_err(|e| invalid("", "capabilities", e.to_string()))?;
+    let tx = write_tx(conn, env)?;
+    let row = tx
+        .query_row(
+            "UPDATE jobs SET status = 'assigned', worker_id = ?1, updated_at = ?2,
+                             not_before = NULL, detail = NULL
+             WHERE seq = (
+                 SELECT j.seq FROM jobs j
+                 WHERE j.status = 'queued'
+                   AND (j.not_before IS NULL OR j.not_before <= ?2)
+                   AND (j.worker_pool IS NULL OR j.worker_pool = ?3)
+                   AND NOT EXISTS (
+                       SELECT 1 FROM json_each(j.required_capabilities) AS need
+                       WHERE need.value NOT IN (SELECT value FROM json_each(?4)))
+                 ORDER BY j.priority DESC, j.created_at ASC, j.seq ASC
+                 LIMIT 1)
+             RETURNING job_id, operation, attempt, max_attempts, priority, timeout_seconds,
+                       deadline, document_json",
+            params![worker_id, env.now_ms(), filter.pool, caps],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, Option<i64>>(5)?,
+                    row.get::<_, Option<i64>>(6)?,
+                    row.get::<_, String>(7)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(|e| env.db(e))?;
+    let Some((job_id, operation, attempt, max_attempts, priority, timeout, deadline, document)) =
+        row
+    else {
+        return Ok(None);
+    };
+    let id = job_id.as_str();
+    let claimed = ClaimedJob {
+        attempt: u32_col(env, id, "attempt", attempt)?,
+        max_attempts: u32_col(env, id, "max_attempts", max_attempts)?,
+        priority: u8::try_from(priority)
+            .map_err(|_| env.corrupt(id, "priority", priority.to_string()))?,
+        timeout_seconds: timeout
+            .map(|s| {
+                u64::try_from(s).map_err(|_| env.corrupt(id, "timeout_seconds", s.to_string()))
+            })
+            .transpose()?,
+        deadline: deadline
+            .map(|ms| rows::time_col(env, id, "deadline", ms))
+            .transpose()?,
+        operation,
+        document_json: document,
+        job_id: job_id.clone(),
+    };
+    add_history(
+        &tx,
+        env,
+        &Change {
+            job_id: id,
+            attempt: claimed.attempt,
+            from: Some(JobStatus::Queued),
+            to: JobStatus::Assigned,
+            worker_id: Some(worker_id),
+            detail: None,
+        },
+    )?;
+    commit(tx, env)?;
+    Ok(Some(claimed))
+}
+
+pub(super) fn transition(
+    conn: &mut Connection,
+    env: &Env<'_>,
+    job_id: &str,
+    attempt: u32,
+    to: JobStatus,
+    detail: Option<&str>,
+) -> R<()> {
+    let tx = write_tx(conn, env)?;
+    let state = load_state(&tx, env, job_id)?;
+    fence(job_id, attempt, &state)?;
+    check_legal(job_id, state.status, to)?;
+    match (state.status, to) {
+        (JobStatus::Running, JobStatus::Queued) => {
+            requeue_or_fail(&tx, env, job_id, &state, None, detail.unwrap_or("requeued"))?;
+        }
+        (_, JobStatus::Assigned) => {
+            return Err(invalid(
+                job_id,
+                "to",
+                "a job is assigned only by claim_next, which names the worker",
+            ));
+        }
+        _ => {
+            tx.execute(
+                "UPDATE jobs SET status = ?2, updated_at = ?3, detail = ?4,
+                     started_at = CASE WHEN ?2 = 'running' THEN ?3 ELSE started_at END,
+                     finished_at = CASE WHEN ?5 THEN ?3 ELSE finished_at END,
+                     worker_id = CASE WHEN ?2 = 'queued' THEN NULL ELSE worker_id END
+                 WHERE job_id = ?1",
+                params![job_id, to.as_str(), env.now_ms(), detail, to.is_terminal()],
+            )
+            .map_err(|e| env.db(e))?;
+            add_history(
+                &tx,
+                env,
+                &Change {
+                    job_id,
+                    attempt,
+                    from: Some(state.status),
+                    to,
+                    worker_id: state.worker_id.as_deref(),
+                    detail,
+                },
+            )?;
+        }
+    }
+    commit(tx, env)
+}
+
+pub(super) fn retry(
+    conn: &mut Connection,
+    env: &Env<'_>,
+    job_id: &str,
+    attempt: u32,
+    not_before: OffsetDateTime,
+) -> R<RetryOutcome> {
+    let tx = write_tx(conn, env)?;
+    let state = load_state(&tx, env, job_id)?;
+    fence(job_id, attempt, &state)?;
+    if !matches!(state.status, JobStatus::Running | JobStatus::Assigned) {
+        return Err(StoreError::IllegalTransition {
+            job_id: job_id.to_owned(),
+            from: state.status,
+            to: JobStatus::Queued,
+        });
+    }
+    let outcome = requeue_or_fail(&tx, env, job_id, &state, Some(to_ms(not_before)), "retry")?;
+    commit(tx, env)?;
+    Ok(outcome)
+}
+
+pub(super) fn record_progress(
+    conn: &mut Connection,
+    env: &Env<'_>,
+    job_id: &str,
+    attempt: u32,
+    phase: &str,
+    percent: u8,
+    message: Option<&str>,
+) -> R<()> {
+    if percent > 100 {
+        return Err(invalid(
+            job_id,
+            "percent",
+            format!("{percent} is above 100"),
+        ));
+    }
+    let tx = write_tx(conn, env)?;
+    let state = load_state(&tx, env, job_id)?;
+    fence(job_id, attempt, &state)?;
+    if !matches!(state.status, JobStatus::Running | JobStatus::Assigned) {
+        return Err(StoreError::NotActive {
+            job_id: job_id.to_owned(),
+            status: state.status,
+        });
+    }
+    let now = env.now_ms();
+    tx.execute(
+        "INSERT INTO job_progress (job_id, attempt, phase, percent, message, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![job_id, attempt, phase, percent, message, now],
+    )
+    .map_err(|e| env.db(e))?;
+    tx.execute(
+        "UPDATE jobs SET updated_at = ?2 WHERE job_id = ?1",
+        params![job_id, now],
+    )
+    .map_err(|e| env.db(e))?;
+    commit(tx, env)
+}
+pub(super) fn finish(
+    conn: &mut Connection,
+    env: &Env<'_>,
+    job_id: &str,
+    attempt: u32,
+    status: JobStatus,
+    result: (&str, Option<&str>, Option<&str>),
+) -> R<()> {
+    let (result_json, result_path, error_code) = result;
+    if !status.is_terminal() {
+        return Err(StoreError::NotTerminal {
+            job_id: job_id.to_owned(),
+            status,
+        });
+    }
+    check_json(job_id, "result_json", result_json)?;
+    let tx = write_tx(conn, env)?;
+    let state = load_state(&tx, env, job_id)?;
+    fence(job_id, attempt, &state)?;
+    check_legal(job_id, state.status, status)?;
+    tx.execute(
+        "UPDATE jobs SET status = ?2, updated_at = ?3, finished_at = ?3, not_before = NULL,
+                         result_json = ?4, result_path = ?5, error_code = ?6, detail = NULL
+         WHERE job_id = ?1",
+        params![
+            job_id,
+            status.as_str(),
+            env.now_ms(),
+            result_json,
+            result_path,
+            error_code
+        ],
+    )
+    .map_err(|e| env.db(e))?;
+    add_history(
+        &tx,
+        env,
+        &Change {
+            job_id,
+            attempt,
+            from: Some(state.status),
+            to: status,
+            worker_id: state.worker_id.as_deref(),
+            detail: error_code,
+        },
+    )?;
+    commit(tx, env)
+}
+pub(super) fn recover_after_crash(
+    conn: &mut Connection,
+    env: &Env<'_>,
+    worker_id: Option<&str>,
+) -> R<RecoveryReport> {
+    let tx = write_tx(conn, env)?;
+    let ids = {
+        let mut stmt = tx
+            .prepare(
+                "SELECT job_id FROM jobs
+                 WHERE status IN ('assigned', 'running') AND (?1 IS NULL OR worker_id = ?1)
+                 ORDER BY seq",
+            )
+            .map_err(|e| env.db(e))?;
+        let ids = stmt
+            .query_map([worker_id], |row| row.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| env.db(e))?;
+        ids
+    };
+    let mut report = RecoveryReport::default();
+    for job_id in ids {
+        let state = load_state(&tx, env, &job_id)?;
+        let detail = match &state.worker_id {
+            Some(worker) => format!("recovered after a crash of worker {worker:?}"),
+            None => "recovered after a worker crash".to_owned(),
+        };
+        match requeue_or_fail(&tx, env, &job_id, &state, None, &detail)? {
+            RetryOutcome::Requeued { attempt } => report.requeued.push((job_id, attempt)),
+            RetryOutcome::Exhausted => report.failed.push(job_id),
+        }
+    }
+    commit(tx, env)?;
+    Ok(report)
+}

@@ -1,0 +1,449 @@
+//! SqliteStore on real files: progress, results, listing, counts, the
+//! checksum cache, and the schema on disk.
+
+mod common;
+
+use common::{job, ManualClock, TestDb};
+use guestkit_worker::store::SCHEMA_VERSION;
+use guestkit_worker::{
+    ClaimFilter, FileIdentity, JobFilter, JobStatus, JobStore, ListCursor, SqliteStore, StoreError,
+};
+
+#[tokio::test]
+async fn progress_is_recorded_in_order_for_active_jobs_only() {
+    let clock = ManualClock::at(50_000);
+    let db = TestDb::new();
+    let store = db.open_with(&clock);
+    store.submit(job("j", 5, 1_000)).await.unwrap();
+    assert!(matches!(
+        store.record_progress("j", 1, "open", 0, None).await,
+        Err(StoreError::NotActive {
+            status: JobStatus::Queued,
+            ..
+        })
+    ));
+    store
+        .claim_next("w", &ClaimFilter::default())
+        .await
+        .unwrap();
+    store
+        .record_progress("j", 1, "open_image", 0, Some("qcow2"))
+        .await
+        .unwrap();
+    store
+        .transition("j", 1, JobStatus::Running, None)
+        .await
+        .unwrap();
+    clock.advance_ms(250);
+    store
+        .record_progress("j", 1, "inspect", 60, None)
+        .await
+        .unwrap();
+    let err = store
+        .record_progress("j", 1, "inspect", 101, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::InvalidInput {
+                field: "percent",
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let progress = store.progress("j").await.unwrap();
+    let rows: Vec<_> = progress
+        .iter()
+        .map(|p| (p.attempt, p.phase.as_str(), p.percent, p.message.as_deref()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (1, "open_image", 0, Some("qcow2")),
+            (1, "inspect", 60, None)
+        ]
+    );
+    assert_eq!(progress[0].at, common::ms(50_000));
+    assert_eq!(progress[1].at, common::ms(50_250));
+    assert_eq!(
+        store.get("j").await.unwrap().unwrap().updated_at,
+        common::ms(50_250)
+    );
+    assert!(matches!(
+        store.progress("missing").await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn finish_stores_the_result_index() {
+    let db = TestDb::new();
+    let store = db.open();
+    store.submit(job("j", 5, 1_000)).await.unwrap();
+    assert_eq!(store.result("j").await.unwrap(), None);
+    store
+        .claim_next("w", &ClaimFilter::default())
+        .await
+        .unwrap();
+    store
+        .transition("j", 1, JobStatus::Running, None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .finish("j", 1, JobStatus::Running, "{}", None, None)
+            .await,
+        Err(StoreError::NotTerminal { .. })
+    ));
+    assert!(matches!(
+        store
+            .finish("j", 1, JobStatus::Completed, "not json", None, None)
+            .await,
+        Err(StoreError::InvalidInput {
+            field: "result_json",
+            ..
+        })
+    ));
+    let result = r#"{"job_id":"j","status":"completed","data":{"os":"debian"}}"#;
+    store
+        .finish(
+            "j",
+            1,
+            JobStatus::Completed,
+            result,
+            Some("/results/j-result.json"),
+            None,
+        )
+        .await
+        .unwrap();
+    let record = store.get("j").await.unwrap().unwrap();
+    assert_eq!(record.status, JobStatus::Completed);
+    assert_eq!(
+        record.result_path.as_deref(),
+        Some("/results/j-result.json")
+    );
+    assert_eq!(record.worker_id.as_deref(), Some("w"));
+    assert!(record.finished_at.is_some());
+    assert_eq!(store.result("j").await.unwrap().as_deref(), Some(result));
+    assert!(matches!(
+        store.result("missing").await,
+        Err(StoreError::NotFound { job_id }) if job_id == "missing"
+    ));
+
+    // A queued job can be failed before it runs, with its error code.
+    store.submit(job("rejected", 5, 2_000)).await.unwrap();
+    store
+        .finish(
+            "rejected",
+            1,
+            JobStatus::Failed,
+            r#"{"error":{"code":"image_not_found"}}"#,
+            None,
+            Some("image_not_found"),
+        )
+        .await
+        .unwrap();
+    let record = store.get("rejected").await.unwrap().unwrap();
+    assert_eq!(record.error_code.as_deref(), Some("image_not_found"));
+}
+
+#[tokio::test]
+async fn release_and_cancel_through_transition() {
+    let db = TestDb::new();
+    let store = db.open();
+    store.submit(job("released", 5, 1_000)).await.unwrap();
+    store.submit(job("cancelled", 1, 1_000)).await.unwrap();
+    store
+        .claim_next("w", &ClaimFilter::default())
+        .await
+        .unwrap();
+    // Assigned -> Queued: the claim is given back, same attempt, no worker.
+    store
+        .transition("released", 1, JobStatus::Queued, Some("shutting down"))
+        .await
+        .unwrap();
+    let record = store.get("released").await.unwrap().unwrap();
+    assert_eq!(
+        (record.status, record.attempt, record.worker_id),
+        (JobStatus::Queued, 1, None)
+    );
+    store
+        .transition("cancelled", 1, JobStatus::Cancelled, Some("user request"))
+        .await
+        .unwrap();
+    let record = store.get("cancelled").await.unwrap().unwrap();
+    assert_eq!(record.status, JobStatus::Cancelled);
+    assert_eq!(record.detail.as_deref(), Some("user request"));
+
+    // Running -> Queued through transition is a retry without delay.
+    let claimed = store
+        .claim_next("w", &ClaimFilter::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.job_id, "released");
+    store
+        .transition("released", 1, JobStatus::Running, None)
+        .await
+        .unwrap();
+    store
+        .transition("released", 1, JobStatus::Queued, None)
+        .await
+        .unwrap();
+    assert_eq!(store.get("released").await.unwrap().unwrap().attempt, 2);
+}
+
+#[tokio::test]
+async fn list_pages_newest_first_with_filters() {
+    let db = TestDb::new();
+    let store = db.open();
+    // Two share a created_at: insertion order breaks the tie.
+    let created = [1_000, 5_000, 3_000, 3_000, 2_000, 4_000, 6_000];
+    for (i, at) in created.iter().enumerate() {
+        store.submit(job(&format!("j{i}"), 5, *at)).await.unwrap();
+    }
+    let mut inspect = job("inspect-1", 5, 3_500);
+    inspect.operation = "guestkit.inspect".into();
+    store.submit(inspect).await.unwrap();
+
+    let mut seen = vec![];
+    let mut filter = JobFilter {
+        limit: 3,
+        ..Default::default()
+    };
+    let mut pages = 0;
+    loop {
+        let page = store.list(&filter).await.unwrap();
+        pages += 1;
+        assert!(page.jobs.len() <= 3);
+        seen.extend(page.jobs.iter().map(|j| j.job_id.clone()));
+        match page.next {
+            // The cursor survives its text form.
+            Some(next) => filter.before = Some(next.to_string().parse().unwrap()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(
+        seen,
+        ["j6", "j1", "j5", "inspect-1", "j3", "j2", "j4", "j0"]
+    );
+
+    let only_inspect = store
+        .list(&JobFilter {
+            operation: Some("guestkit.inspect".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(only_inspect.jobs.len(), 1);
+    assert_eq!(only_inspect.next, None);
+
+    store
+        .claim_next("w", &ClaimFilter::default())
+        .await
+        .unwrap();
+    let assigned = store
+        .list(&JobFilter {
+            status: Some(JobStatus::Assigned),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(assigned.jobs.len(), 1);
+    // Full pages end with a cursor, an exact fit does not.
+    let exact = store
+        .list(&JobFilter {
+            limit: 8,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((exact.jobs.len(), exact.next), (8, None));
+
+    assert!(matches!(
+        store
+            .list(&JobFilter {
+                limit: 0,
+                ..Default::default()
+            })
+            .await,
+        Err(StoreError::InvalidInput { field: "limit", .. })
+    ));
+    let bad = "12345".parse::<ListCursor>().unwrap_err();
+    assert!(bad.to_string().contains("\"12345\""), "{bad}");
+}
+
+#[tokio::test]
+async fn counts_and_queue_depth() {
+    let db = TestDb::new();
+    let store = db.open();
+    for i in 0..5 {
+        store.submit(job(&format!("j{i}"), 5, 1_000)).await.unwrap();
+    }
+    let a = store
+        .claim_next("w", &ClaimFilter::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let b = store
+        .claim_next("w", &ClaimFilter::default())
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .transition(&b.job_id, 1, JobStatus::Running, None)
+        .await
+        .unwrap();
+    store
+        .finish(
+            &b.job_id,
+            1,
+            JobStatus::TimedOut,
+            "{}",
+            None,
+            Some("timeout"),
+        )
+        .await
+        .unwrap();
+    let counts = store.counts_by_status().await.unwrap();
+    assert_eq!(counts.len(), JobStatus::ALL.len());
+    assert_eq!(counts[&JobStatus::Queued], 3);
+    assert_eq!(counts[&JobStatus::Assigned], 1);
+    assert_eq!(counts[&JobStatus::TimedOut], 1);
+    assert_eq!(counts[&JobStatus::Running], 0);
+    assert_eq!(store.queue_depth().await.unwrap(), 3);
+    assert_eq!(
+        store.get(&a.job_id).await.unwrap().unwrap().status,
+        JobStatus::Assigned
+    );
+}
+
+#[tokio::test]
+async fn checksum_cache_through_the_trait() {
+    let db = TestDb::new();
+    let file = FileIdentity {
+        device: u64::MAX,
+        inode: 1 << 63,
+        size: 42,
+        mtime_ns: 1_700_000_000_000_000_001,
+        path: db.dir.path().join("image.qcow2"),
+    };
+    {
+        let store = db.open();
+        assert_eq!(store.cached_checksum(&file).await.unwrap(), None);
+        store.store_checksum(&file, [7; 32]).await.unwrap();
+    }
+    let store = db.open();
+    assert_eq!(store.cached_checksum(&file).await.unwrap(), Some([7; 32]));
+    // The path is not part of the key (hard links share content)...
+    let mut linked = file.clone();
+    linked.path = db.dir.path().join("link.qcow2");
+    assert_eq!(store.cached_checksum(&linked).await.unwrap(), Some([7; 32]));
+    // ...but every other field is.
+    let mut touched = file.clone();
+    touched.mtime_ns += 1;
+    assert_eq!(store.cached_checksum(&touched).await.unwrap(), None);
+    // A new version at the same path replaces the old entry.
+    store.store_checksum(&touched, [8; 32]).await.unwrap();
+    assert_eq!(
+        store.cached_checksum(&touched).await.unwrap(),
+        Some([8; 32])
+    );
+    assert_eq!(store.cached_checksum(&file).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn database_is_wal_and_a_newer_schema_is_refused_untouched() {
+    let db = TestDb::new();
+    {
+        let store = db.open();
+        store.submit(job("kept", 5, 1_000)).await.unwrap();
+    }
+    let raw = rusqlite::Connection::open(&db.path).unwrap();
+    let mode: String = raw
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let version: i64 = raw
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+
+    raw.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    let err = SqliteStore::open(&db.path).unwrap_err();
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found, supported, .. }
+            if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains(&db.path.display().to_string()),
+        "{message}"
+    );
+    assert!(message.contains("newer"), "{message}");
+
+    // Put the version back: nothing was lost.
+    raw.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .unwrap();
+    drop(raw);
+    let store = db.open();
+    assert_eq!(
+        store.get("kept").await.unwrap().unwrap().status,
+        JobStatus::Queued
+    );
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_is_an_error_naming_it() {
+    let db = TestDb::new();
+    std::fs::write(
+        &db.path,
+        b"this is not SQLite, just text that is long enough........",
+    )
+    .unwrap();
+    let err = SqliteStore::open(&db.path).unwrap_err();
+    assert!(matches!(err, StoreError::Database { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&db.path.display().to_string()),
+        "{err}"
+    );
+    // The file is left as it was.
+    assert!(std::fs::read(&db.path)
+        .unwrap()
+        .starts_with(b"this is not SQLite"));
+}
+
+#[tokio::test]
+async fn timestamps_are_kept_to_the_millisecond() {
+    let db = TestDb::new();
+    let store = db.open();
+    let mut new = job("j", 5, 0);
+    new.created_at =
+        time::OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).unwrap();
+    new.deadline = Some(common::ms(1_800_000_000_000));
+    new.timeout_seconds = Some(600);
+    store.submit(new).await.unwrap();
+    let record = store.get("j").await.unwrap().unwrap();
+    assert_eq!(
+        record.created_at.unix_timestamp_nanos(),
+        1_700_000_000_123_000_000
+    );
+    assert_eq!(record.deadline, Some(common::ms(1_800_000_000_000)));
+    let claimed = store
+        .claim_next("w", &ClaimFilter::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.timeout_seconds, Some(600));
+    assert_eq!(claimed.deadline, record.deadline);
+    // Records serialise with RFC 3339 times for the REST API.
+    let json = serde_json::to_value(&record).unwrap();
+    assert_eq!(json["created_at"], "2023-11-14T22:13:20.123Z");
+    assert_eq!(json["status"], "queued");
+}
