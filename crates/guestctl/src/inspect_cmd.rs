@@ -66,6 +66,7 @@ fn options(args: &InspectArgs) -> Result<InspectOptions> {
     Ok(InspectOptions {
         sections,
         deep_scan: args.deep_scan,
+        ..InspectOptions::default()
     })
 }
 

@@ -24,7 +24,7 @@ pub mod xml;
 
 pub use engine::{inspect, inspect_guest, inspect_root};
 pub use files::GuestFiles;
-pub use options::{InspectOptions, Section};
+pub use options::{Cancellation, InspectOptions, Section};
 pub use report::{
     FilesystemEntry, Mountpoint, OsInfo, OsReport, PackageList, Report, Warning, WindowsReport,
     SCHEMA_VERSION,

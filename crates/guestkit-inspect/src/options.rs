@@ -1,6 +1,9 @@
 //! What an inspection covers: the optional sections (the job options
 //! `include_packages`, `include_storage` … map onto them) and the deep scan.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 /// The report's optional sections (the OS identification is always done).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Section {
@@ -81,6 +84,31 @@ impl InspectOptions {
     }
 }
 
+/// A flag another thread raises to stop an inspection early (a job's
+/// timeout, a cancel request). The engine looks at it between sections:
+/// once raised, no further section starts.
+#[derive(Debug, Clone, Default)]
+pub struct Cancellation(Option<Arc<AtomicBool>>);
+
+impl Cancellation {
+    /// A flag that can be raised.
+    pub fn new() -> Self {
+        Cancellation(Some(Arc::new(AtomicBool::new(false))))
+    }
+
+    /// Raises the flag (for every clone).
+    pub fn cancel(&self) {
+        if let Some(flag) = &self.0 {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether the flag was raised.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.as_ref().is_some_and(|f| f.load(Ordering::SeqCst))
+    }
+}
+
 /// What to inspect.
 #[derive(Debug, Clone)]
 pub struct InspectOptions {
@@ -88,12 +116,14 @@ pub struct InspectOptions {
     /// Walk the whole tree for checks that need it (SUID/SGID files,
     /// world-writable paths); bounded by the limits even when on.
     pub deep_scan: bool,
+    /// Raised to stop between sections.
+    pub cancel: Cancellation,
 }
 
 impl InspectOptions {
-    /// Whether `section` is asked for.
+    /// Whether `section` is asked for (and the inspection not cancelled).
     pub fn wants(&self, section: Section) -> bool {
-        self.sections.contains(&section)
+        self.sections.contains(&section) && !self.cancel.is_cancelled()
     }
 }
 
@@ -102,6 +132,7 @@ impl Default for InspectOptions {
         InspectOptions {
             sections: Section::ALL.to_vec(),
             deep_scan: false,
+            cancel: Cancellation::default(),
         }
     }
 }
@@ -124,5 +155,16 @@ mod tests {
         assert!(!o.wants(Section::Network));
         assert!(o.deep_scan);
         assert_eq!(unknown, ["include_nonsense"]);
+    }
+
+    #[test]
+    fn a_cancelled_inspection_wants_no_more_sections() {
+        let o = InspectOptions {
+            cancel: Cancellation::new(),
+            ..InspectOptions::default()
+        };
+        assert!(o.wants(Section::Packages));
+        o.clone().cancel.cancel();
+        assert!(!o.wants(Section::Packages));
     }
 }

@@ -67,7 +67,7 @@ fn without_sections_or_files_nothing_passes_or_fails() {
         "t",
         &InspectOptions {
             sections: vec![],
-            deep_scan: false,
+            ..InspectOptions::default()
         },
     );
     let r = profile(&report, None, "t", &ProfileOptions::default());
