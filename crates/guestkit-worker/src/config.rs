@@ -1,0 +1,292 @@
+//! The worker's settings: command-line flags, environment variables
+//! (`GUESTKIT_…`) and a TOML file, in that order of precedence, over the
+//! defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Why the settings are unusable.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Human,
+    /// One JSON object per event.
+    Json,
+}
+
+/// Flags and environment variables of `guestkit-worker`. Every value is
+/// optional here: what is missing comes from `--config`, then the
+/// defaults.
+#[derive(Debug, Parser, Default)]
+#[command(
+    name = "guestkit-worker",
+    version,
+    about = "Runs guestkit jobs (job protocol v1.0) dropped into a directory"
+)]
+pub struct Args {
+    /// TOML file with any of the settings below (flags and environment win).
+    #[arg(long, env = "GUESTKIT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// This worker's id (default: worker-<hostname>).
+    #[arg(long, env = "GUESTKIT_WORKER_ID")]
+    pub worker_id: Option<String>,
+    /// Directory watched for job files (default ./jobs).
+    #[arg(long, env = "GUESTKIT_JOBS_DIR")]
+    pub jobs_dir: Option<PathBuf>,
+    /// Directory results are written to (default ./results).
+    #[arg(long, env = "GUESTKIT_RESULTS_DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// Directory for the worker's state (default ./state).
+    #[arg(long, env = "GUESTKIT_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Job store: a SQLite file path or `sqlite:PATH` (default
+    /// STATE_DIR/worker.db).
+    #[arg(long, env = "GUESTKIT_STORE")]
+    pub store: Option<String>,
+    /// Jobs run at once (default 4).
+    #[arg(long, env = "GUESTKIT_MAX_CONCURRENT")]
+    pub max_concurrent: Option<usize>,
+    /// Serve Prometheus metrics.
+    #[arg(long, env = "GUESTKIT_METRICS_ENABLED")]
+    pub metrics_enabled: Option<bool>,
+    /// Address of the metrics endpoint (default 0.0.0.0:9090).
+    #[arg(long, env = "GUESTKIT_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// A directory images may be read from (repeatable). Jobs naming an
+    /// image elsewhere are rejected.
+    #[arg(long = "image-root", env = "GUESTKIT_IMAGE_ROOTS", value_delimiter = ':')]
+    pub image_roots: Vec<PathBuf>,
+    /// A directory job outputs may be written to besides the results
+    /// directory (repeatable).
+    #[arg(long = "output-root", env = "GUESTKIT_OUTPUT_ROOTS", value_delimiter = ':')]
+    pub output_roots: Vec<PathBuf>,
+    /// Worker pool this worker serves (jobs routed to another pool are
+    /// not taken).
+    #[arg(long, env = "GUESTKIT_WORKER_POOL")]
+    pub pool: Option<String>,
+    /// Extra capability this worker advertises (repeatable).
+    #[arg(long = "capability", env = "GUESTKIT_CAPABILITIES", value_delimiter = ',')]
+    pub capabilities: Vec<String>,
+    /// Seconds running jobs get to finish after SIGTERM (default 30).
+    #[arg(long, env = "GUESTKIT_GRACE_SECONDS")]
+    pub grace_seconds: Option<u64>,
+    /// Milliseconds between rescans of the jobs directory (default 2000).
+    #[arg(long, env = "GUESTKIT_RESCAN_MS")]
+    pub rescan_ms: Option<u64>,
+    /// First retry delay in milliseconds, doubled per attempt (default 1000).
+    #[arg(long, env = "GUESTKIT_RETRY_BACKOFF_MS")]
+    pub retry_backoff_ms: Option<u64>,
+    /// Log format.
+    #[arg(long, env = "GUESTKIT_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// The TOML file: the same settings, snake_case keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub worker_id: Option<String>,
+    pub jobs_dir: Option<PathBuf>,
+    pub results_dir: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub store: Option<String>,
+    pub max_concurrent: Option<usize>,
+    pub metrics_enabled: Option<bool>,
+    pub metrics_addr: Option<SocketAddr>,
+    #[serde(default)]
+    pub image_roots: Vec<PathBuf>,
+    #[serde(default)]
+    pub output_roots: Vec<PathBuf>,
+    pub pool: Option<String>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    pub grace_seconds: Option<u64>,
+    pub rescan_ms: Option<u64>,
+    pub retry_backoff_ms: Option<u64>,
+    pub log_format: Option<LogFormat>,
+}
+
+/// The settings in force.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub worker_id: String,
+    pub jobs_dir: PathBuf,
+    pub results_dir: PathBuf,
+    pub state_dir: PathBuf,
+    /// SQLite file of the job store.
+    pub store_path: PathBuf,
+    pub max_concurrent: usize,
+    pub metrics_enabled: bool,
+    pub metrics_addr: SocketAddr,
+    pub image_roots: Vec<PathBuf>,
+    pub output_roots: Vec<PathBuf>,
+    pub pool: Option<String>,
+    pub extra_capabilities: Vec<String>,
+    pub grace: Duration,
+    pub rescan: Duration,
+    pub retry_backoff: Duration,
+    pub log_format: LogFormat,
+}
+
+/// Most jobs at once: more would only queue on two cores' worth of I/O.
+const MAX_CONCURRENT_LIMIT: usize = 1024;
+
+fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "local".into());
+    format!("worker-{host}")
+}
+
+impl FileConfig {
+    /// Reads a TOML settings file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+}
+
+impl WorkerConfig {
+    /// Flags and environment over the file named by `--config` over the
+    /// defaults.
+    pub fn resolve(args: Args) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(p) => FileConfig::load(p)?,
+            None => FileConfig::default(),
+        };
+        Self::merge(args, file)
+    }
+
+    /// `args` over `file` over the defaults.
+    pub fn merge(args: Args, file: FileConfig) -> Result<Self, ConfigError> {
+        let state_dir = args
+            .state_dir
+            .or(file.state_dir)
+            .unwrap_or_else(|| PathBuf::from("state"));
+        let store = args.store.or(file.store);
+        let store_path = match store {
+            Some(s) => {
+                let path = s.strip_prefix("sqlite:").unwrap_or(&s);
+                if path.contains("://") {
+                    return Err(ConfigError::Invalid {
+                        field: "store",
+                        message: format!("{s:?}: only a SQLite file (path or sqlite:PATH) is supported by this build"),
+                    });
+                }
+                PathBuf::from(path)
+            }
+            None => state_dir.join("worker.db"),
+        };
+        let max_concurrent = args.max_concurrent.or(file.max_concurrent).unwrap_or(4);
+        if max_concurrent == 0 || max_concurrent > MAX_CONCURRENT_LIMIT {
+            return Err(ConfigError::Invalid {
+                field: "max_concurrent",
+                message: format!("{max_concurrent} (1 to {MAX_CONCURRENT_LIMIT} accepted)"),
+            });
+        }
+        let pick = |a: Vec<PathBuf>, f: Vec<PathBuf>| if a.is_empty() { f } else { a };
+        Ok(WorkerConfig {
+            worker_id: args
+                .worker_id
+                .or(file.worker_id)
+                .unwrap_or_else(default_worker_id),
+            jobs_dir: args
+                .jobs_dir
+                .or(file.jobs_dir)
+                .unwrap_or_else(|| PathBuf::from("jobs")),
+            results_dir: args
+                .results_dir
+                .or(file.results_dir)
+                .unwrap_or_else(|| PathBuf::from("results")),
+            state_dir,
+            store_path,
+            max_concurrent,
+            metrics_enabled: args.metrics_enabled.or(file.metrics_enabled).unwrap_or(false),
+            metrics_addr: args
+                .metrics_addr
+                .or(file.metrics_addr)
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 9090))),
+            image_roots: pick(args.image_roots, file.image_roots),
+            output_roots: pick(args.output_roots, file.output_roots),
+            pool: args.pool.or(file.pool),
+            extra_capabilities: if args.capabilities.is_empty() {
+                file.capabilities
+            } else {
+                args.capabilities
+            },
+            grace: Duration::from_secs(args.grace_seconds.or(file.grace_seconds).unwrap_or(30)),
+            rescan: Duration::from_millis(args.rescan_ms.or(file.rescan_ms).unwrap_or(2000).max(10)),
+            retry_backoff: Duration::from_millis(
+                args.retry_backoff_ms.or(file.retry_backoff_ms).unwrap_or(1000),
+            ),
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let file: FileConfig = toml::from_str(
+            "worker_id = \"from-file\"\nmax_concurrent = 3\nimage_roots = [\"/a\", \"/b\"]\npool = \"p\"\n",
+        )
+        .expect("toml");
+        let args = Args::parse_from(["guestkit-worker", "--max-concurrent", "2"]);
+        let c = WorkerConfig::merge(args, file).expect("merge");
+        assert_eq!(c.worker_id, "from-file");
+        assert_eq!(c.max_concurrent, 2);
+        assert_eq!(c.image_roots, [PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(c.pool.as_deref(), Some("p"));
+        assert_eq!(c.store_path, PathBuf::from("state/worker.db"));
+        assert_eq!(c.metrics_addr.to_string(), "0.0.0.0:9090");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let args = Args::parse_from(["guestkit-worker", "--max-concurrent", "0"]);
+        let e = WorkerConfig::merge(args, FileConfig::default()).expect_err("zero");
+        assert!(e.to_string().contains("max_concurrent"), "{e}");
+        let e = toml::from_str::<FileConfig>("nonsense = 1\n").expect_err("unknown key");
+        assert!(e.to_string().contains("nonsense"), "{e}");
+        let args = Args::parse_from(["guestkit-worker", "--store", "postgres://db/x"]);
+        let e = WorkerConfig::merge(args, FileConfig::default()).expect_err("postgres");
+        assert!(e.to_string().contains("store"), "{e}");
+    }
+}
