@@ -10,6 +10,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// The one digest algorithm the protocol accepts.
 pub const SHA256_PREFIX: &str = "sha256";
 
+/// At most this many characters of an unsupported algorithm name are kept in
+/// [`ChecksumError::UnsupportedAlgorithm`].
+const MAX_ECHOED_ALGORITHM: usize = 32;
+
 /// Why a checksum text is not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChecksumError {
@@ -47,7 +51,10 @@ impl Checksum {
         let hex = match text.split_once(':') {
             Some((algorithm, rest)) => {
                 if !algorithm.eq_ignore_ascii_case(SHA256_PREFIX) {
-                    return Err(ChecksumError::UnsupportedAlgorithm(algorithm.to_string()));
+                    // Untrusted text: the error names at most the first
+                    // MAX_ECHOED_ALGORITHM characters of it.
+                    let algorithm = algorithm.chars().take(MAX_ECHOED_ALGORITHM).collect();
+                    return Err(ChecksumError::UnsupportedAlgorithm(algorithm));
                 }
                 rest
             }
@@ -194,6 +201,12 @@ mod tests {
         assert_eq!(Checksum::parse(""), Err(ChecksumError::BadLength(0)));
         assert!(Checksum::parse(&format!("{EMPTY}00")).is_err());
         assert!(Checksum::parse("sha256:é").is_err());
+        // Untrusted input is not echoed in full.
+        let long = format!("{}:{EMPTY}", "x".repeat(10_000));
+        let Err(ChecksumError::UnsupportedAlgorithm(name)) = Checksum::parse(&long) else {
+            panic!("expected an unsupported algorithm");
+        };
+        assert_eq!(name.chars().count(), MAX_ECHOED_ALGORITHM);
     }
 
     #[test]

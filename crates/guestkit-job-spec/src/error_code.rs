@@ -37,6 +37,9 @@ pub enum ErrorCode {
     IoError,
     /// A bug or an unexpected state of the worker.
     Internal,
+    /// The job failed every attempt it was allowed (`max_attempts`) and
+    /// will not be tried again.
+    AttemptsExhausted,
 }
 
 /// A code name that is not one of [`ErrorCode::ALL`].
@@ -46,7 +49,7 @@ pub struct UnknownErrorCode(pub String);
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::ValidationFailed,
         ErrorCode::UnsupportedOperation,
         ErrorCode::ImageNotAllowed,
@@ -58,6 +61,7 @@ impl ErrorCode {
         ErrorCode::CriticalFindings,
         ErrorCode::IoError,
         ErrorCode::Internal,
+        ErrorCode::AttemptsExhausted,
     ];
 
     /// The code's name (`checksum_mismatch`).
@@ -74,12 +78,14 @@ impl ErrorCode {
             ErrorCode::CriticalFindings => "critical_findings",
             ErrorCode::IoError => "io_error",
             ErrorCode::Internal => "internal",
+            ErrorCode::AttemptsExhausted => "attempts_exhausted",
         }
     }
 
     /// Whether the same job may succeed if tried again (a hint for
     /// `error.recoverable`): true for timeouts, I/O errors and internal
-    /// errors, false when the job itself is at fault.
+    /// errors, false when the job itself is at fault or has no attempts
+    /// left.
     pub fn is_recoverable(self) -> bool {
         matches!(
             self,
@@ -128,7 +134,8 @@ mod tests {
                 "handler_failed",
                 "critical_findings",
                 "io_error",
-                "internal"
+                "internal",
+                "attempts_exhausted"
             ]
         );
         for c in ErrorCode::ALL {
@@ -142,5 +149,6 @@ mod tests {
             serde_json::from_str::<ErrorCode>("\"critical_finding\"").unwrap(),
             ErrorCode::CriticalFindings
         );
+        assert!(!ErrorCode::AttemptsExhausted.is_recoverable());
     }
 }

@@ -11,10 +11,14 @@ use serde::{Deserialize, Serialize};
 /// ```text
 /// Pending → Queued → Assigned → Running → Completed | Failed | Cancelled | TimedOut
 /// Pending | Queued | Assigned → Cancelled
-/// Running → Queued      (a retry)
+/// Running → Queued      (a retry, or recovery after a worker crash)
 /// Assigned → Queued     (a claim released)
+/// Queued → Failed       (rejected before running, e.g. attempts exhausted)
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+// `Ord` is the declaration (lifecycle) order; stores key maps by status.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     /// Accepted, not yet queued.
@@ -86,6 +90,7 @@ impl JobStatus {
                 | (Pending, Cancelled)
                 | (Queued, Assigned)
                 | (Queued, Cancelled)
+                | (Queued, Failed)
                 | (Assigned, Running)
                 | (Assigned, Queued)
                 | (Assigned, Cancelled)
@@ -149,6 +154,35 @@ mod tests {
         assert!(!Pending.can_transition_to(Running));
         assert!(!Queued.can_transition_to(Completed));
         assert!(!Pending.can_transition_to(Failed));
+        assert!(Queued.can_transition_to(Failed));
+    }
+
+    #[test]
+    fn transition_table_is_exactly_this() {
+        let legal = [
+            (Pending, Queued),
+            (Queued, Assigned),
+            (Assigned, Running),
+            (Assigned, Queued),
+            (Running, Completed),
+            (Running, Failed),
+            (Running, Cancelled),
+            (Running, TimedOut),
+            (Running, Queued),
+            (Pending, Cancelled),
+            (Queued, Cancelled),
+            (Assigned, Cancelled),
+            (Queued, Failed),
+        ];
+        for from in JobStatus::ALL {
+            for to in JobStatus::ALL {
+                assert_eq!(
+                    from.can_transition_to(to),
+                    legal.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -162,6 +196,16 @@ mod tests {
             serde_json::from_str::<JobStatus>("\"timeout\"").unwrap(),
             TimedOut
         );
-        assert!("done".parse::<JobStatus>().is_err());
+        assert_eq!("timeout".parse::<JobStatus>(), Ok(TimedOut));
+        let err = "done".parse::<JobStatus>().unwrap_err();
+        assert!(err.to_string().contains("done"), "{err}");
+    }
+
+    #[test]
+    fn order_is_the_lifecycle_order() {
+        let mut sorted = JobStatus::ALL;
+        sorted.sort();
+        assert_eq!(sorted, JobStatus::ALL);
+        assert!(Pending < TimedOut);
     }
 }

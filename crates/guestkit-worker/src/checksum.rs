@@ -10,108 +10,24 @@
 //! place gets a new mtime, a replaced file a new inode. Only regular files
 //! are cached. A file whose identity changes while it is hashed is an error
 //! ([`ChecksumError::Changed`]), never a cached digest.
+//!
+//! Digests, expected and computed, are [`guestkit_job_spec::Checksum`]
+//! (re-exported here): parse an expected one with [`Checksum::parse`] or
+//! `str::parse` (`sha256:<hex>` or bare hex); its errors are
+//! [`guestkit_job_spec::ChecksumError`], not this module's [`ChecksumError`].
 
-use std::fmt;
 use std::fs::{File, Metadata};
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
+pub use guestkit_job_spec::Checksum;
 use sha2::{Digest, Sha256};
 
 use crate::store::{JobStore, StoreError};
 
 /// Bytes read and hashed per step (between progress and cancellation checks).
 pub const CHUNK_SIZE: usize = 1 << 20;
-
-/// A SHA-256 digest. `Display` is lowercase hex; `FromStr` is
-/// [`parse_expected`].
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Sha256Digest(pub [u8; 32]);
-
-impl Sha256Digest {
-    /// Lowercase hex, 64 digits.
-    pub fn to_hex(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl fmt::Display for Sha256Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-impl fmt::Debug for Sha256Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{self}")
-    }
-}
-
-impl FromStr for Sha256Digest {
-    type Err = BadChecksum;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_expected(s)
-    }
-}
-
-/// A checksum string that is neither `sha256:<64 hex>` nor 64 bare hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid checksum {input:?}: {reason} (expected sha256:<64 hex digits> or 64 hex digits)")]
-pub struct BadChecksum {
-    /// The text given (at most its first 80 characters).
-    pub input: String,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-/// Parses an expected checksum: `sha256:<hex>` or bare hex, 64 digits, any
-/// case, surrounding whitespace ignored.
-pub fn parse_expected(text: &str) -> Result<Sha256Digest, BadChecksum> {
-    let bad = |reason: String| BadChecksum {
-        input: text.chars().take(80).collect(),
-        reason,
-    };
-    let trimmed = text.trim();
-    let hex = match trimmed.split_once(':') {
-        Some((algo, hex)) if algo.eq_ignore_ascii_case("sha256") => hex,
-        Some((algo, _)) => {
-            let algo: String = algo.chars().take(20).collect();
-            return Err(bad(format!("unsupported algorithm {algo:?}, only sha256")));
-        }
-        None => trimmed,
-    };
-    if hex.is_empty() {
-        return Err(bad("no hex digits".to_owned()));
-    }
-    let mut digest = [0u8; 32];
-    let mut digits = hex.char_indices();
-    for byte in digest.iter_mut() {
-        let mut value = 0u8;
-        for _ in 0..2 {
-            let Some((at, c)) = digits.next() else {
-                return Err(bad(format!(
-                    "{} hex digits, expected 64",
-                    hex.chars().count()
-                )));
-            };
-            let Some(nibble) = c.to_digit(16).and_then(|d| u8::try_from(d).ok()) else {
-                return Err(bad(format!("{c:?} at position {at} is not a hex digit")));
-            };
-            value = (value << 4) | nibble;
-        }
-        *byte = value;
-    }
-    if digits.next().is_some() {
-        return Err(bad(format!(
-            "{} characters, expected 64 hex digits",
-            hex.chars().count()
-        )));
-    }
-    Ok(Sha256Digest(digest))
-}
 
 /// What identifies one version of a file for the checksum cache.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -189,7 +105,7 @@ impl ChecksumCache for BlockingStoreCache<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileDigest {
     /// The digest.
-    pub digest: Sha256Digest,
+    pub digest: Checksum,
     /// Taken from the cache, not computed.
     pub cached: bool,
     /// Bytes read and hashed by this call (0 when cached).
@@ -287,7 +203,7 @@ pub fn digest_file(
         if let Some(digest) = cache.lookup(id).map_err(cache_err)? {
             progress(total, total);
             return Ok(FileDigest {
-                digest: Sha256Digest(digest),
+                digest: Checksum::from_digest(digest),
                 cached: true,
                 bytes_hashed: 0,
             });
@@ -321,7 +237,7 @@ pub fn digest_file(
         done = done.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
         progress(done, total);
     }
-    let digest = Sha256Digest(hasher.finalize().into());
+    let digest = Checksum::from_digest(hasher.finalize().into());
 
     if let Some(id) = identity {
         let after = file.metadata().map_err(open_err)?;
@@ -339,7 +255,7 @@ pub fn digest_file(
             });
         }
         if let Some(cache) = cache {
-            cache.remember(&id, digest.0).map_err(cache_err)?;
+            cache.remember(&id, *digest.digest()).map_err(cache_err)?;
         }
     }
     Ok(FileDigest {
@@ -353,7 +269,7 @@ pub fn digest_file(
 /// [`ChecksumError::Mismatch`] naming both digests and the file.
 pub fn verify_file(
     path: &Path,
-    expected: &Sha256Digest,
+    expected: &Checksum,
     cache: Option<&dyn ChecksumCache>,
     progress: &mut dyn FnMut(u64, u64),
     cancelled: &dyn Fn() -> bool,
@@ -362,8 +278,8 @@ pub fn verify_file(
     if found.digest != *expected {
         return Err(ChecksumError::Mismatch {
             path: path.to_path_buf(),
-            expected: expected.to_hex(),
-            actual: found.digest.to_hex(),
+            expected: expected.hex(),
+            actual: found.digest.hex(),
         });
     }
     Ok(found)

@@ -1,15 +1,17 @@
 //! The guestkit worker's library: the job lifecycle, the job store and
 //! checksum verification of image files.
 //!
-//! * [`status`]: [`JobStatus`] and its legal transitions.
+//! * [`status`]: [`JobStatus`] and its legal transitions (the protocol's
+//!   type from `guestkit-job-spec`, re-exported).
 //! * [`store`]: the [`JobStore`] trait (async, object-safe) that every job
 //!   store implements, its record types and [`StoreError`];
 //!   [`SqliteStore`] keeps everything in one SQLite file.
-//! * [`checksum`]: streamed, cancellable, cached SHA-256 of image files and
-//!   the parser for expected checksums (`sha256:<hex>` or bare hex).
+//! * [`checksum`]: streamed, cancellable, cached SHA-256 of image files,
+//!   verified against an expected [`Checksum`] (the protocol's type from
+//!   `guestkit-job-spec`, re-exported; `sha256:<hex>` or bare hex).
 //!
-//! Timestamps are [`time::OffsetDateTime`] (UTC) everywhere, kept to the
-//! millisecond by the stores.
+//! Timestamps are [`chrono::DateTime<Utc>`](chrono::DateTime) everywhere
+//! (the protocol's time type), kept to the millisecond by the stores.
 
 // Job documents and files are untrusted: no panicking shortcuts outside the tests.
 #![cfg_attr(
@@ -29,8 +31,8 @@ pub mod status;
 pub mod store;
 
 pub use checksum::{
-    digest_file, parse_expected, verify_file, BadChecksum, BlockingStoreCache, ChecksumCache,
-    ChecksumError, FileDigest, FileIdentity, Sha256Digest,
+    digest_file, verify_file, BlockingStoreCache, Checksum, ChecksumCache, ChecksumError,
+    FileDigest, FileIdentity,
 };
 pub use status::{JobStatus, UnknownStatus};
 pub use store::{

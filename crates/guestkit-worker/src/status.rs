@@ -1,121 +1,22 @@
-//! The job lifecycle: [`JobStatus`] and its legal transitions.
+//! The job lifecycle: [`JobStatus`] and its legal transitions, as defined by
+//! `guestkit-job-spec` (re-exported here so the worker and the protocol share
+//! one type).
 //!
-//! TEMPORARY: `guestkit-job-spec` will provide the same enum with the same
-//! names and wire spellings; this file is then replaced by a re-export. Keep
-//! it self-contained.
+//! The store relies on exactly this table ([`JobStatus::can_transition_to`]):
+//!
+//! ```text
+//! Pending ─▶ Queued ─▶ Assigned ─▶ Running ─▶ Completed | Failed | Cancelled | TimedOut
+//!              ▲  │        │          │
+//!              │  │        └──────────┤ (claim released / retry / crash recovery)
+//!              └──┼───────────────────┘
+//!                 └─▶ Failed (rejected before running)
+//! Pending | Queued | Assigned ─▶ Cancelled
+//! ```
+//!
+//! Stored and serialised as the snake_case names ([`JobStatus::as_str`],
+//! `FromStr`, serde); `timeout` is read as [`JobStatus::TimedOut`].
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
-/// Where a job is in its lifecycle.
-///
-/// ```text
-/// Pending ─▶ Queued ─▶ Assigned ─▶ Running ─▶ Completed | Failed | Cancelled | TimedOut
-///              ▲  │        │          │
-///              │  │        └──────────┤ (claim released / retry / crash recovery)
-///              └──┼───────────────────┘
-///                 └─▶ Failed (rejected before running)
-/// Pending | Queued | Assigned ─▶ Cancelled
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobStatus {
-    /// Known but not yet offered to workers.
-    Pending,
-    /// Waiting for a worker to claim it.
-    Queued,
-    /// Claimed by a worker that has not started it yet.
-    Assigned,
-    /// Being executed by its worker.
-    Running,
-    /// Finished successfully.
-    Completed,
-    /// Finished with an error, or rejected before running.
-    Failed,
-    /// Stopped on request.
-    Cancelled,
-    /// Stopped because it ran past its timeout or deadline.
-    TimedOut,
-}
-
-impl JobStatus {
-    /// Every status, in lifecycle order.
-    pub const ALL: [JobStatus; 8] = [
-        JobStatus::Pending,
-        JobStatus::Queued,
-        JobStatus::Assigned,
-        JobStatus::Running,
-        JobStatus::Completed,
-        JobStatus::Failed,
-        JobStatus::Cancelled,
-        JobStatus::TimedOut,
-    ];
-
-    /// The wire spelling (snake_case), the same as serde's.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Pending => "pending",
-            JobStatus::Queued => "queued",
-            JobStatus::Assigned => "assigned",
-            JobStatus::Running => "running",
-            JobStatus::Completed => "completed",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-            JobStatus::TimedOut => "timed_out",
-        }
-    }
-
-    /// True for the states a job never leaves.
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled | JobStatus::TimedOut
-        )
-    }
-
-    /// Whether a job in this state may move to `next`.
-    pub fn can_transition_to(self, next: JobStatus) -> bool {
-        use JobStatus::*;
-        matches!(
-            (self, next),
-            (Pending, Queued)
-                | (Queued, Assigned)
-                | (Assigned, Running)
-                // The claim was released before the job started.
-                | (Assigned, Queued)
-                | (Running, Completed | Failed | Cancelled | TimedOut)
-                // Retry, or recovery after a worker crash.
-                | (Running, Queued)
-                | (Pending | Queued | Assigned, Cancelled)
-                // Rejected before running, e.g. attempts exhausted.
-                | (Queued, Failed)
-        )
-    }
-}
-
-impl fmt::Display for JobStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A status name that is not one of [`JobStatus`]'s spellings.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown job status {0:?} (expected one of pending, queued, assigned, running, completed, failed, cancelled, timed_out)")]
-pub struct UnknownStatus(pub String);
-
-impl FromStr for JobStatus {
-    type Err = UnknownStatus;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        JobStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| UnknownStatus(s.to_owned()))
-    }
-}
+pub use guestkit_job_spec::{JobStatus, UnknownStatus};
 
 #[cfg(test)]
 mod tests {
@@ -131,11 +32,12 @@ mod tests {
         }
         assert_eq!(JobStatus::TimedOut.as_str(), "timed_out");
         let err = "TimedOut".parse::<JobStatus>().unwrap_err();
-        assert!(err.to_string().contains("\"TimedOut\""), "{err}");
+        assert!(err.to_string().contains("TimedOut"), "{err}");
     }
 
+    /// The moves the store makes; the protocol's table must be exactly these.
     #[test]
-    fn transition_table() {
+    fn transition_table_is_the_one_the_store_relies_on() {
         use JobStatus::*;
         let legal = [
             (Pending, Queued),

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use common::{job, ManualClock, TestDb};
-use guestkit_worker::store::ATTEMPTS_EXHAUSTED;
+use guestkit_job_spec::ErrorCode;
 use guestkit_worker::{
     ClaimFilter, JobStatus, JobStore, RecoveryReport, RetryOutcome, StoreError, Submitted,
 };
@@ -438,7 +438,10 @@ async fn retry_waits_for_not_before_and_fails_when_attempts_run_out() {
     );
     let record = store.get("j").await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Failed);
-    assert_eq!(record.error_code.as_deref(), Some(ATTEMPTS_EXHAUSTED));
+    assert_eq!(
+        record.error_code.as_deref(),
+        Some(ErrorCode::AttemptsExhausted.as_str())
+    );
     assert_eq!(record.attempt, 2);
     assert_eq!(record.finished_at, Some(clock.now()));
     assert!(record.detail.unwrap().contains("attempt 2 of 2"));
@@ -510,7 +513,10 @@ async fn crash_recovery_requeues_or_fails_the_workers_jobs() {
     for id in ["last-try", "assigned-last"] {
         let failed = reopened.get(id).await.unwrap().unwrap();
         assert_eq!(failed.status, JobStatus::Failed, "{id}");
-        assert_eq!(failed.error_code.as_deref(), Some(ATTEMPTS_EXHAUSTED));
+        assert_eq!(
+            failed.error_code.as_deref(),
+            Some(ErrorCode::AttemptsExhausted.as_str())
+        );
     }
     // An assigned job is released before it fails: every step is legal.
     let steps: Vec<_> = reopened

@@ -424,15 +424,14 @@ async fn timestamps_are_kept_to_the_millisecond() {
     let db = TestDb::new();
     let store = db.open();
     let mut new = job("j", 5, 0);
-    new.created_at =
-        time::OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).unwrap();
+    new.created_at = chrono::DateTime::from_timestamp_nanos(1_700_000_000_123_456_789);
     new.deadline = Some(common::ms(1_800_000_000_000));
     new.timeout_seconds = Some(600);
     store.submit(new).await.unwrap();
     let record = store.get("j").await.unwrap().unwrap();
     assert_eq!(
-        record.created_at.unix_timestamp_nanos(),
-        1_700_000_000_123_000_000
+        record.created_at.timestamp_nanos_opt(),
+        Some(1_700_000_000_123_000_000)
     );
     assert_eq!(record.deadline, Some(common::ms(1_800_000_000_000)));
     let claimed = store
@@ -445,5 +444,7 @@ async fn timestamps_are_kept_to_the_millisecond() {
     // Records serialise with RFC 3339 times for the REST API.
     let json = serde_json::to_value(&record).unwrap();
     assert_eq!(json["created_at"], "2023-11-14T22:13:20.123Z");
+    assert_eq!(json["deadline"], "2027-01-15T08:00:00Z");
+    assert_eq!(json["started_at"], serde_json::Value::Null);
     assert_eq!(json["status"], "queued");
 }

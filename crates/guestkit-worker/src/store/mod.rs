@@ -19,12 +19,16 @@
 //! * **Atomicity.** Each operation is one transaction: a failed write leaves
 //!   everything already stored as it was.
 //!
+//! Error codes written by the store are [`ErrorCode`] names (from
+//! `guestkit-job-spec`).
+//!
 //! # Time
 //!
-//! Every timestamp is a [`time::OffsetDateTime`] in UTC. Stores keep them to
-//! the **millisecond** (SQLite: a unix-milliseconds `INTEGER`), truncating
-//! toward the past, so a value read back may be up to 1 ms earlier than the
-//! one written. Ordering by `created_at` is therefore millisecond-grained;
+//! Every timestamp is a [`chrono::DateTime<Utc>`](DateTime), the protocol's
+//! time type. Stores keep them to the **millisecond** (SQLite: a
+//! unix-milliseconds `INTEGER`), truncating toward the past, so a value read
+//! back may be up to 1 ms earlier than the one written. Records serialise
+//! them as RFC 3339 in UTC (`2023-11-14T22:13:20.123Z`). Ordering by `created_at` is therefore millisecond-grained;
 //! insertion order breaks ties.
 
 mod sqlite;
@@ -34,13 +38,16 @@ use std::fmt;
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
-use time::OffsetDateTime;
 
 use crate::checksum::FileIdentity;
 use crate::status::JobStatus;
 
 pub use sqlite::{Clock, SqliteStore, SCHEMA_VERSION};
+
+#[cfg(doc)]
+use guestkit_job_spec::ErrorCode;
 
 /// Priority given by [`NewJob::new`]; the protocol's scale is 1 (lowest) to 10.
 pub const DEFAULT_PRIORITY: u8 = 5;
@@ -48,8 +55,6 @@ pub const DEFAULT_PRIORITY: u8 = 5;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 /// The most rows one [`JobStore::list`] call returns.
 pub const MAX_LIST_LIMIT: u32 = 1000;
-/// The `error_code` of a job failed because it had no attempts left.
-pub const ATTEMPTS_EXHAUSTED: &str = "attempts_exhausted";
 
 /// Any error from a database driver, boxed so the trait stays backend-neutral.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -177,7 +182,7 @@ pub struct NewJob {
     /// 1 (lowest) to 10 (highest).
     pub priority: u8,
     /// When the job was created (the protocol's `created_at`).
-    pub created_at: OffsetDateTime,
+    pub created_at: DateTime<Utc>,
     /// The whole job document, as JSON text; must be valid JSON.
     pub document_json: String,
     /// A second submission with the same key is a [`Submitted::Duplicate`].
@@ -187,7 +192,7 @@ pub struct NewJob {
     /// Per-attempt time limit.
     pub timeout_seconds: Option<u64>,
     /// Wall-clock time after which the job should not run.
-    pub deadline: Option<OffsetDateTime>,
+    pub deadline: Option<DateTime<Utc>>,
     /// Capabilities a worker needs to take the job.
     pub required_capabilities: BTreeSet<String>,
     /// Only workers of this pool may take the job; `None`: any worker.
@@ -206,7 +211,7 @@ impl NewJob {
             job_id: job_id.into(),
             operation: operation.into(),
             priority: DEFAULT_PRIORITY,
-            created_at: OffsetDateTime::now_utc(),
+            created_at: Utc::now(),
             document_json: document_json.into(),
             idempotency_key: None,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
@@ -264,7 +269,7 @@ pub struct ClaimedJob {
     /// Per-attempt time limit.
     pub timeout_seconds: Option<u64>,
     /// Wall-clock deadline.
-    pub deadline: Option<OffsetDateTime>,
+    pub deadline: Option<DateTime<Utc>>,
     /// The job document as submitted.
     pub document_json: String,
 }
@@ -278,7 +283,7 @@ pub enum RetryOutcome {
         attempt: u32,
     },
     /// No attempts left: the job is now [`JobStatus::Failed`] with error code
-    /// [`ATTEMPTS_EXHAUSTED`].
+    /// `attempts_exhausted` ([`ErrorCode::AttemptsExhausted`]).
     Exhausted,
 }
 
@@ -301,27 +306,21 @@ pub struct JobRecord {
     /// ran it last once finished.
     pub worker_id: Option<String>,
     /// When the job was created.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
+    pub created_at: DateTime<Utc>,
     /// Last change.
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
+    pub updated_at: DateTime<Utc>,
     /// When the current (or last) attempt started running.
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub started_at: Option<OffsetDateTime>,
+    pub started_at: Option<DateTime<Utc>>,
     /// When it reached a terminal status.
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub finished_at: Option<OffsetDateTime>,
+    pub finished_at: Option<DateTime<Utc>>,
     /// A queued retry is not claimed before this time.
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub not_before: Option<OffsetDateTime>,
+    pub not_before: Option<DateTime<Utc>>,
     /// Its idempotency key.
     pub idempotency_key: Option<String>,
     /// Per-attempt time limit.
     pub timeout_seconds: Option<u64>,
     /// Wall-clock deadline.
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub deadline: Option<OffsetDateTime>,
+    pub deadline: Option<DateTime<Utc>>,
     /// Capabilities a worker needs.
     pub required_capabilities: BTreeSet<String>,
     /// The pool it is restricted to.
@@ -350,8 +349,7 @@ pub struct StateChange {
     /// Free text given with the change.
     pub detail: Option<String>,
     /// When.
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
+    pub at: DateTime<Utc>,
 }
 
 /// One progress report of a job.
@@ -366,8 +364,7 @@ pub struct ProgressRecord {
     /// Free text.
     pub message: Option<String>,
     /// When.
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
+    pub at: DateTime<Utc>,
 }
 
 /// A position in [`JobStore::list`]'s newest-first order: the next page
@@ -443,7 +440,8 @@ pub struct JobPage {
 pub struct RecoveryReport {
     /// Jobs put back in the queue, with their new attempt number.
     pub requeued: Vec<(String, u32)>,
-    /// Jobs failed with [`ATTEMPTS_EXHAUSTED`].
+    /// Jobs failed with error code `attempts_exhausted`
+    /// ([`ErrorCode::AttemptsExhausted`]).
     pub failed: Vec<String>,
 }
 
@@ -482,13 +480,14 @@ pub trait JobStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Puts a running job back in the queue as attempt + 1, not to be claimed
-    /// before `not_before` (backoff); fails it with [`ATTEMPTS_EXHAUSTED`]
-    /// when attempt + 1 would exceed `max_attempts`.
+    /// before `not_before` (backoff); fails it with error code
+    /// `attempts_exhausted` ([`ErrorCode::AttemptsExhausted`]) when attempt + 1
+    /// would exceed `max_attempts`.
     async fn retry(
         &self,
         job_id: &str,
         attempt: u32,
-        not_before: OffsetDateTime,
+        not_before: DateTime<Utc>,
     ) -> Result<RetryOutcome, StoreError>;
 
     /// Records a progress report (percent 0-100) of an assigned or running job.
@@ -537,8 +536,9 @@ pub trait JobStore: Send + Sync {
     async fn queue_depth(&self) -> Result<u64, StoreError>;
 
     /// After a crash: jobs assigned to or running on `worker_id` (any worker
-    /// when `None`) go back to the queue as attempt + 1, or fail with
-    /// [`ATTEMPTS_EXHAUSTED`] when no attempt is left.
+    /// when `None`) go back to the queue as attempt + 1, or fail with error
+    /// code `attempts_exhausted` ([`ErrorCode::AttemptsExhausted`]) when no
+    /// attempt is left.
     async fn recover_after_crash(
         &self,
         worker_id: Option<&str>,

@@ -6,7 +6,7 @@
 //! [`JobStore::claim_next`] hands each job out once even across processes).
 //! The file is in WAL mode with `synchronous = FULL`; `schema` has the
 //! tables and migrations, `writes` and `reads` the operations. Timestamps
-//! are unix milliseconds.
+//! (`chrono::DateTime<Utc>`) are stored as unix milliseconds.
 
 mod checksums;
 mod reads;
@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use rusqlite::Connection;
-use time::OffsetDateTime;
 
 use self::checksums::{cached_checksum, store_checksum};
 use self::reads::{counts_by_status, get, history, list, progress, queue_depth, result};
@@ -40,7 +40,7 @@ pub use self::schema::SCHEMA_VERSION;
 
 /// Where a store reads the time: `now` for every timestamp it writes and for
 /// comparing `not_before`. [`SqliteStore::open`] uses the system clock.
-pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Every operation's result.
 type R<T> = Result<T, StoreError>;
@@ -72,7 +72,7 @@ impl SqliteStore {
     /// Opens or creates the store at `path` with the system clock. Blocking:
     /// call it at start-up or inside `spawn_blocking`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        Self::open_with_clock(path, Arc::new(OffsetDateTime::now_utc))
+        Self::open_with_clock(path, Arc::new(Utc::now))
     }
 
     /// [`SqliteStore::open`] with another clock (tests, simulations).
@@ -162,7 +162,7 @@ impl JobStore for SqliteStore {
         &self,
         job_id: &str,
         attempt: u32,
-        not_before: OffsetDateTime,
+        not_before: DateTime<Utc>,
     ) -> R<RetryOutcome> {
         let id = job_id.to_owned();
         let what = format!("retry job {job_id:?} after attempt {attempt}");

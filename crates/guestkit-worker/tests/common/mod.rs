@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use guestkit_worker::store::Clock;
 use guestkit_worker::{NewJob, SqliteStore};
 use tempfile::TempDir;
-use time::OffsetDateTime;
 
 /// A clock that only moves when told to, in milliseconds since 1970.
 #[derive(Clone)]
@@ -19,7 +19,7 @@ impl ManualClock {
     pub fn at(ms: i64) -> Self {
         ManualClock(Arc::new(AtomicI64::new(ms)))
     }
-    pub fn now(&self) -> OffsetDateTime {
+    pub fn now(&self) -> DateTime<Utc> {
         ms(self.0.load(Ordering::SeqCst))
     }
     pub fn advance_ms(&self, by: i64) {
@@ -32,8 +32,8 @@ impl ManualClock {
 }
 
 /// Unix milliseconds as a timestamp.
-pub fn ms(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap()
+pub fn ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap()
 }
 
 /// A fresh database file in its own directory (kept alive by the TempDir).

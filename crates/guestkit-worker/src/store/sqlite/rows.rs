@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
 use rusqlite::Row;
-use time::OffsetDateTime;
 
 use crate::status::JobStatus;
 use crate::store::{JobRecord, StoreError};
@@ -16,7 +16,7 @@ pub(super) struct Env<'a> {
     /// The operation and its subject.
     pub what: &'a str,
     /// The store's clock, read once per operation.
-    pub now: OffsetDateTime,
+    pub now: DateTime<Utc>,
 }
 
 impl Env<'_> {
@@ -44,17 +44,16 @@ impl Env<'_> {
     }
 }
 
-/// Unix milliseconds, truncated toward the past. `OffsetDateTime` spans at
-/// most ±9999 years, well inside `i64` milliseconds.
-pub(super) fn to_ms(t: OffsetDateTime) -> i64 {
-    let ms = t.unix_timestamp_nanos().div_euclid(1_000_000);
-    i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })
+/// Unix milliseconds, truncated toward the past (also before 1970).
+/// `DateTime<Utc>` spans about ±262,000 years, well inside `i64`
+/// milliseconds.
+pub(super) fn to_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
 }
 
-/// The inverse of [`to_ms`]; `None` when out of `OffsetDateTime`'s range.
-pub(super) fn from_ms(ms: i64) -> Option<OffsetDateTime> {
-    let nanos = i128::from(ms).checked_mul(1_000_000)?;
-    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+/// The inverse of [`to_ms`]; `None` when out of `DateTime<Utc>`'s range.
+pub(super) fn from_ms(ms: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms)
 }
 
 /// A `u64` as SQLite's signed `INTEGER`, or `None` above `i64::MAX`.
@@ -201,7 +200,7 @@ pub(super) fn time_col(
     job_id: &str,
     column: &str,
     ms: i64,
-) -> Result<OffsetDateTime, StoreError> {
+) -> Result<DateTime<Utc>, StoreError> {
     from_ms(ms).ok_or_else(|| {
         env.corrupt(
             job_id,
@@ -217,15 +216,17 @@ mod tests {
 
     #[test]
     fn millisecond_round_trip_truncates_toward_the_past() {
-        let t = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).unwrap();
+        let t = DateTime::from_timestamp_nanos(1_700_000_000_123_456_789);
         assert_eq!(to_ms(t), 1_700_000_000_123);
         assert_eq!(
-            from_ms(to_ms(t)).unwrap().unix_timestamp_nanos(),
-            1_700_000_000_123_000_000
+            from_ms(to_ms(t)).unwrap().timestamp_nanos_opt(),
+            Some(1_700_000_000_123_000_000)
         );
-        let before_1970 = OffsetDateTime::from_unix_timestamp_nanos(-1_500_000).unwrap();
+        let before_1970 = DateTime::from_timestamp_nanos(-1_500_000);
         assert_eq!(to_ms(before_1970), -2);
+        assert_eq!(from_ms(-2).unwrap().timestamp_nanos_opt(), Some(-2_000_000));
         assert!(from_ms(i64::MAX).is_none());
+        assert!(from_ms(i64::MIN).is_none());
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! What every write shares: transactions, reading a job's state, fencing by
 //! attempt, the transition check, history rows, and requeue-or-fail.
 
+use guestkit_job_spec::ErrorCode;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::rows::{status_col, u32_col, Env};
 use super::R;
 use crate::status::JobStatus;
-use crate::store::{RetryOutcome, StoreError, ATTEMPTS_EXHAUSTED};
+use crate::store::{RetryOutcome, StoreError};
 
 pub(super) fn write_tx<'c>(conn: &'c mut Connection, env: &Env<'_>) -> R<Transaction<'c>> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate)
@@ -193,7 +194,7 @@ pub(super) fn requeue_or_fail(
         "UPDATE jobs SET status = 'failed', error_code = ?2, not_before = NULL, finished_at = ?3,
                          updated_at = ?3, detail = ?4
          WHERE job_id = ?1",
-        params![job_id, ATTEMPTS_EXHAUSTED, now, why],
+        params![job_id, ErrorCode::AttemptsExhausted.as_str(), now, why],
     )
     .map_err(|e| env.db(e))?;
     add_history(

@@ -2,8 +2,8 @@
 //! progress, finishing and crash recovery. Each is one `BEGIN IMMEDIATE`
 //! transaction.
 
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
-use time::OffsetDateTime;
 
 use super::rows::{self, status_col, to_ms, u32_col, u64_to_sql, Env};
 use super::state::{
@@ -243,7 +243,7 @@ pub(super) fn retry(
     env: &Env<'_>,
     job_id: &str,
     attempt: u32,
-    not_before: OffsetDateTime,
+    not_before: DateTime<Utc>,
 ) -> R<RetryOutcome> {
     let tx = write_tx(conn, env)?;
     let state = load_state(&tx, env, job_id)?;
