@@ -79,18 +79,30 @@ pub struct Args {
     pub metrics_addr: Option<SocketAddr>,
     /// A directory images may be read from (repeatable). Jobs naming an
     /// image elsewhere are rejected.
-    #[arg(long = "image-root", env = "GUESTKIT_IMAGE_ROOTS", value_delimiter = ':')]
+    #[arg(
+        long = "image-root",
+        env = "GUESTKIT_IMAGE_ROOTS",
+        value_delimiter = ':'
+    )]
     pub image_roots: Vec<PathBuf>,
     /// A directory job outputs may be written to besides the results
     /// directory (repeatable).
-    #[arg(long = "output-root", env = "GUESTKIT_OUTPUT_ROOTS", value_delimiter = ':')]
+    #[arg(
+        long = "output-root",
+        env = "GUESTKIT_OUTPUT_ROOTS",
+        value_delimiter = ':'
+    )]
     pub output_roots: Vec<PathBuf>,
     /// Worker pool this worker serves (jobs routed to another pool are
     /// not taken).
     #[arg(long, env = "GUESTKIT_WORKER_POOL")]
     pub pool: Option<String>,
     /// Extra capability this worker advertises (repeatable).
-    #[arg(long = "capability", env = "GUESTKIT_CAPABILITIES", value_delimiter = ',')]
+    #[arg(
+        long = "capability",
+        env = "GUESTKIT_CAPABILITIES",
+        value_delimiter = ','
+    )]
     pub capabilities: Vec<String>,
     /// Seconds running jobs get to finish after SIGTERM (default 30).
     #[arg(long, env = "GUESTKIT_GRACE_SECONDS")]
@@ -235,7 +247,10 @@ impl WorkerConfig {
             state_dir,
             store_path,
             max_concurrent,
-            metrics_enabled: args.metrics_enabled.or(file.metrics_enabled).unwrap_or(false),
+            metrics_enabled: args
+                .metrics_enabled
+                .or(file.metrics_enabled)
+                .unwrap_or(false),
             metrics_addr: args
                 .metrics_addr
                 .or(file.metrics_addr)
@@ -249,9 +264,13 @@ impl WorkerConfig {
                 args.capabilities
             },
             grace: Duration::from_secs(args.grace_seconds.or(file.grace_seconds).unwrap_or(30)),
-            rescan: Duration::from_millis(args.rescan_ms.or(file.rescan_ms).unwrap_or(2000).max(10)),
+            rescan: Duration::from_millis(
+                args.rescan_ms.or(file.rescan_ms).unwrap_or(2000).max(10),
+            ),
             retry_backoff: Duration::from_millis(
-                args.retry_backoff_ms.or(file.retry_backoff_ms).unwrap_or(1000),
+                args.retry_backoff_ms
+                    .or(file.retry_backoff_ms)
+                    .unwrap_or(1000),
             ),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
         })

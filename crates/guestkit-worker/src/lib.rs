@@ -10,10 +10,22 @@
 //!   verified against an expected [`Checksum`] (the protocol's type from
 //!   `guestkit-job-spec`, re-exported; `sha256:<hex>` or bare hex).
 //!
+//! * [`config`]: the daemon's settings (flags, environment, TOML).
+//! * [`policy`]: the image and output roots jobs are confined to.
+//! * [`handlers`]: `system.echo`, `guestkit.inspect`, `guestkit.profile`
+//!   and the registry reporting capabilities.
+//! * [`intake`]: validating and queueing a job from any transport.
+//! * [`executor`]: claiming, running, timing out, retrying and finishing
+//!   jobs.
+//! * [`results`]: atomic result files.
+//! * [`transport`]: where jobs come from (a watched directory).
+//!
 //! Timestamps are [`chrono::DateTime<Utc>`](chrono::DateTime) everywhere
 //! (the protocol's time type), kept to the millisecond by the stores.
 
 // Job documents and files are untrusted: no panicking shortcuts outside the tests.
+// Job errors are built once per job: boxing them would buy nothing.
+#![allow(clippy::result_large_err)]
 #![cfg_attr(
     not(test),
     deny(
@@ -24,11 +36,17 @@
         clippy::arithmetic_side_effects
     )
 )]
-#![warn(missing_docs)]
 
 pub mod checksum;
+pub mod config;
+pub mod executor;
+pub mod handlers;
+pub mod intake;
+pub mod policy;
+pub mod results;
 pub mod status;
 pub mod store;
+pub mod transport;
 
 pub use checksum::{
     digest_file, verify_file, BlockingStoreCache, Checksum, ChecksumCache, ChecksumError,

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use guestkit_job_spec::{ErrorCode, JobError};
 
 /// Phase name of errors raised while checking a job against the policy.
-pub const PHASE_POLICY: &str = "policy";
+pub const PHASE_POLICY: &str = JobError::PHASE_VALIDATION;
 
 /// The allowed image roots and output roots, canonicalised.
 #[derive(Debug, Clone)]
@@ -89,7 +89,7 @@ impl Policy {
             }
         }
         Err(deny(
-            ErrorCode::ImageNotFound,
+            ErrorCode::ImageNotAllowed,
             format!(
                 "image {path:?} not found under the image roots ({}): {}",
                 join(&self.image_roots),
@@ -168,14 +168,20 @@ mod tests {
             .expect("symlink");
         let p = Policy::new(std::slice::from_ref(&images), &[], &results).expect("policy");
         assert!(p.resolve_image("a.qcow2").is_ok());
-        assert!(p.resolve_image(&images.join("a.qcow2").display().to_string()).is_ok());
+        assert!(p
+            .resolve_image(&images.join("a.qcow2").display().to_string())
+            .is_ok());
         for bad in ["../elsewhere/b.qcow2", "link.qcow2"] {
             let e = p.resolve_image(bad).expect_err(bad);
             assert_eq!(e.code, ErrorCode::ImageNotAllowed, "{bad}");
-            assert!(e.message.contains("outside the allowed image roots"), "{}", e.message);
+            assert!(
+                e.message.contains("outside the allowed image roots"),
+                "{}",
+                e.message
+            );
         }
         let e = p.resolve_image("missing.qcow2").expect_err("missing");
-        assert_eq!(e.code, ErrorCode::ImageNotFound);
+        assert_eq!(e.code, ErrorCode::ImageNotAllowed);
         assert!(p.resolve_destination("out.json").is_ok());
         for bad in ["../elsewhere/out.json", "/etc/passwd", "sub/"] {
             let e = p.resolve_destination(bad).expect_err(bad);

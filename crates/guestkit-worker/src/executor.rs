@@ -1,0 +1,638 @@
+//! Runs queued jobs: claims them from the store up to `max_concurrent` at
+//! once (priority, then age), moves each through Running to a terminal
+//! state, enforces `timeout_seconds` and `deadline` by raising the job's
+//! cancellation flag (the engine stops between steps and the slot is
+//! freed), retries recoverable failures with exponential backoff, verifies
+//! image checksums, writes results and announces finished jobs.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use guestkit_inspect::Cancellation;
+use guestkit_job_spec::{
+    Checksum, ErrorCode, JobDocument, JobError, JobResult, JobStatus, OutputFormat, OutputKind,
+    ResultOutput,
+};
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, watch, Notify, Semaphore};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::checksum::{verify_file, BlockingStoreCache, ChecksumError};
+use crate::handlers::{Failure, JobContext, Registry, PHASE_EXECUTE};
+use crate::policy::Policy;
+use crate::results::ResultSink;
+use crate::store::{ClaimFilter, ClaimedJob, JobStore, RetryOutcome};
+
+/// How long the claim loop sleeps when the queue is empty and nobody
+/// wakes it (jobs waiting for their retry time are seen at this pace).
+const IDLE_POLL: Duration = Duration::from_millis(250);
+/// How long a stopped job's handler gets to notice its flag before its
+/// slot is given back regardless.
+const STOP_WAIT: Duration = Duration::from_secs(1);
+/// Longest retry delay.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// A job that reached a terminal state (or was put back for a retry).
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub job_id: String,
+    pub status: JobStatus,
+    pub result_path: Option<PathBuf>,
+}
+
+/// Why a running job was stopped from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The worker is shutting down and the grace period ended.
+    Shutdown,
+    /// Someone cancelled the job.
+    Cancelled,
+}
+
+struct Running {
+    cancel: Cancellation,
+    stop: Arc<Notify>,
+    reason: Arc<Mutex<Option<StopReason>>>,
+}
+
+/// Settings of an executor.
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    pub worker_id: String,
+    pub filter: ClaimFilter,
+    pub max_concurrent: usize,
+    /// First retry delay, doubled per attempt.
+    pub retry_backoff: Duration,
+    pub image_roots: Vec<PathBuf>,
+}
+
+/// The job runner of one worker.
+pub struct Executor {
+    store: Arc<dyn JobStore>,
+    registry: Arc<Registry>,
+    policy: Arc<Policy>,
+    sink: Arc<ResultSink>,
+    config: ExecutorConfig,
+    wake: Arc<Notify>,
+    events: broadcast::Sender<Finished>,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+/// How a run ended before its result is written.
+enum Ending {
+    Done(Result<Value, Failure>, Vec<String>),
+    Stopped(JobError),
+}
+
+fn stopped(code: ErrorCode, message: String) -> Ending {
+    Ending::Stopped(JobError::new(code, message, PHASE_EXECUTE))
+}
+
+impl Executor {
+    /// An executor over `store`; `wake` is notified by intake when a job
+    /// is queued.
+    pub fn new(
+        store: Arc<dyn JobStore>,
+        registry: Arc<Registry>,
+        policy: Arc<Policy>,
+        sink: Arc<ResultSink>,
+        config: ExecutorConfig,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let (events, _) = broadcast::channel(4096);
+        Executor {
+            store,
+            registry,
+            policy,
+            sink,
+            config,
+            wake,
+            events,
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Finished-job announcements.
+    pub fn subscribe(&self) -> broadcast::Receiver<Finished> {
+        self.events.subscribe()
+    }
+
+    /// Jobs running now.
+    pub fn active(&self) -> usize {
+        self.running.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    /// Stops a running job (it ends Cancelled); false when it is not
+    /// running here.
+    pub fn stop(&self, job_id: &str, reason: StopReason) -> bool {
+        let Ok(running) = self.running.lock() else {
+            return false;
+        };
+        let Some(r) = running.get(job_id) else {
+            return false;
+        };
+        if let Ok(mut why) = r.reason.lock() {
+            why.get_or_insert(reason);
+        }
+        r.cancel.cancel();
+        r.stop.notify_one();
+        true
+    }
+
+    fn stop_all(&self, reason: StopReason) {
+        let ids: Vec<String> = self
+            .running
+            .lock()
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default();
+        for id in ids {
+            self.stop(&id, reason);
+        }
+    }
+
+    /// Claims and runs jobs until `claiming` turns false; then waits up to
+    /// `grace` for running jobs, cancels those still running, and returns
+    /// once every job has recorded its end.
+    pub async fn run(self: Arc<Self>, mut claiming: watch::Receiver<bool>, grace: Duration) {
+        let slots = Arc::new(Semaphore::new(self.config.max_concurrent));
+        let mut tasks = JoinSet::new();
+        loop {
+            while tasks.try_join_next().is_some() {}
+            if !*claiming.borrow() {
+                break;
+            }
+            let permit = tokio::select! {
+                p = slots.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                _ = claiming.changed() => continue,
+            };
+            match self
+                .store
+                .claim_next(&self.config.worker_id, &self.config.filter)
+                .await
+            {
+                Ok(Some(job)) => {
+                    let me = self.clone();
+                    let span = tracing::info_span!("job", job_id = %job.job_id, operation = %job.operation, attempt = job.attempt);
+                    tasks.spawn(
+                        async move {
+                            me.run_job(job).await;
+                            drop(permit);
+                        }
+                        .instrument(span),
+                    );
+                }
+                Ok(None) => {
+                    drop(permit);
+                    tokio::select! {
+                        _ = self.wake.notified() => {}
+                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = claiming.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    drop(permit);
+                    tracing::error!(error = %e, "claiming a job failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        let running = tasks.len();
+        if running > 0 {
+            tracing::info!(
+                running,
+                grace_s = grace.as_secs_f64(),
+                "stopped claiming; waiting for running jobs"
+            );
+        }
+        let drained =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!(
+                running = tasks.len(),
+                "grace period over; cancelling running jobs"
+            );
+            self.stop_all(StopReason::Shutdown);
+            while tasks.join_next().await.is_some() {}
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32 << attempt.saturating_sub(1).min(16);
+        self.config
+            .retry_backoff
+            .saturating_mul(factor)
+            .min(MAX_BACKOFF)
+    }
+
+    /// Runs one claimed job to its end.
+    async fn run_job(self: Arc<Self>, job: ClaimedJob) {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let doc: JobDocument = match serde_json::from_str(&job.document_json) {
+            Ok(d) => d,
+            Err(e) => {
+                let error = JobError::new(
+                    ErrorCode::Internal,
+                    format!("stored document unreadable: {e}"),
+                    PHASE_EXECUTE,
+                );
+                let mut result = JobResult::new(
+                    job.job_id.clone(),
+                    self.config.worker_id.clone(),
+                    JobStatus::Failed,
+                );
+                result.fail(error);
+                self.finish(&job, result, started_at, clock, None).await;
+                return;
+            }
+        };
+        let trace_id = doc
+            .observability
+            .as_ref()
+            .and_then(|o| o.trace_id.clone())
+            .unwrap_or_default();
+        tracing::info!(trace_id = %trace_id, "job started");
+        if let Err(e) = self
+            .store
+            .transition(
+                &job.job_id,
+                job.attempt,
+                JobStatus::Running,
+                Some(&self.config.worker_id),
+            )
+            .await
+        {
+            tracing::error!(error = %e, "cannot start the job");
+            return;
+        }
+        let mut result = JobResult::for_job(&doc, self.config.worker_id.clone());
+        result.execution_summary.attempt = job.attempt;
+        result.execution_summary.max_attempts = Some(job.max_attempts);
+
+        let cancel = Cancellation::new();
+        let stop = Arc::new(Notify::new());
+        let reason = Arc::new(Mutex::new(None));
+        if let Ok(mut r) = self.running.lock() {
+            r.insert(
+                job.job_id.clone(),
+                Running {
+                    cancel: cancel.clone(),
+                    stop: stop.clone(),
+                    reason: reason.clone(),
+                },
+            );
+        }
+        let (progress_tx, progress_rx) = mpsc::unbounded_channel::<(String, u8, String)>();
+        let forward = tokio::spawn(
+            forward_progress(
+                self.store.clone(),
+                job.job_id.clone(),
+                job.attempt,
+                progress_rx,
+            )
+            .in_current_span(),
+        );
+        let ending = self
+            .execute(&job, &doc, cancel, stop, reason, progress_tx)
+            .await;
+        let _ = forward.await;
+        if let Ok(mut r) = self.running.lock() {
+            r.remove(&job.job_id);
+        }
+        let mut destination = None;
+        match ending {
+            Ending::Done(Ok(data), warnings) => {
+                result.warnings = warnings;
+                match self.write_output(&doc, &data) {
+                    Ok(out) => {
+                        destination = out;
+                        result.complete(data);
+                    }
+                    Err(error) => {
+                        result.data = data;
+                        result.fail(error);
+                    }
+                }
+            }
+            Ending::Done(Err(failure), warnings) => {
+                result.warnings = warnings;
+                let retryable = failure.error.recoverable
+                    && !matches!(
+                        failure.error.code,
+                        ErrorCode::TimedOut | ErrorCode::Cancelled
+                    )
+                    && job.attempt < job.max_attempts;
+                if retryable {
+                    let wait = self.backoff(job.attempt);
+                    let now = Utc::now();
+                    let not_before = chrono::Duration::from_std(wait)
+                        .ok()
+                        .and_then(|d| now.checked_add_signed(d))
+                        .unwrap_or(now);
+                    match self.store.retry(&job.job_id, job.attempt, not_before).await {
+                        Ok(RetryOutcome::Requeued { attempt }) => {
+                            tracing::warn!(error = %failure.error.message, next_attempt = attempt, backoff_ms = wait.as_millis() as u64, "recoverable failure; retrying");
+                            self.wake.notify_one();
+                            return;
+                        }
+                        Ok(RetryOutcome::Exhausted) => {
+                            tracing::warn!("attempts exhausted");
+                            return;
+                        }
+                        Err(e) => tracing::error!(error = %e, "cannot requeue the job"),
+                    }
+                }
+                result.data = failure.data.unwrap_or(Value::Null);
+                result.fail(failure.error);
+            }
+            Ending::Stopped(error) => result.fail(error),
+        }
+        if let Some(out) = destination {
+            result.outputs.push(out);
+        }
+        self.finish(&job, result, started_at, clock, Some(&doc))
+            .await;
+    }
+
+    /// The run itself: checks, checksum, handler, under the job's time
+    /// limit and stop signal.
+    async fn execute(
+        &self,
+        job: &ClaimedJob,
+        doc: &JobDocument,
+        cancel: Cancellation,
+        stop: Arc<Notify>,
+        reason: Arc<Mutex<Option<StopReason>>>,
+        progress_tx: mpsc::UnboundedSender<(String, u8, String)>,
+    ) -> Ending {
+        let payload = match doc.typed_payload() {
+            Ok(p) => p,
+            Err(e) => {
+                return Ending::Done(Err(Failure::new(JobError::from_validation(&e))), Vec::new())
+            }
+        };
+        let Some(handler) = self.registry.get(&doc.operation).cloned() else {
+            return stopped(
+                ErrorCode::UnsupportedOperation,
+                format!("no handler for {}", doc.operation),
+            );
+        };
+        let warnings = match handler.validate(&payload) {
+            Ok(w) => w,
+            Err(e) => return Ending::Done(Err(Failure::new(e)), Vec::new()),
+        };
+        let image = match payload
+            .image()
+            .map(|i| self.policy.resolve_image(&i.path))
+            .transpose()
+        {
+            Ok(p) => p,
+            Err(e) => return Ending::Done(Err(Failure::new(e)), warnings),
+        };
+        // Time left: the job's timeout, cut by its deadline.
+        let mut limit = Duration::from_secs(job.timeout_seconds.unwrap_or(u64::MAX / 4));
+        let mut why = format!(
+            "ran past timeout_seconds={}",
+            job.timeout_seconds.unwrap_or(0)
+        );
+        if let Some(deadline) = job.deadline {
+            let left = deadline
+                .signed_duration_since(Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO);
+            if left < limit {
+                limit = left;
+                why = format!("reached its deadline {}", deadline.to_rfc3339());
+            }
+        }
+        if limit.is_zero() {
+            return stopped(ErrorCode::TimedOut, why);
+        }
+        let progress: crate::handlers::ProgressFn = {
+            let tx = progress_tx.clone();
+            Arc::new(move |phase: &str, percent: u8, message: &str| {
+                let _ = tx.send((phase.to_string(), percent, message.to_string()));
+            })
+        };
+        drop(progress_tx);
+        let ctx = JobContext {
+            job_id: job.job_id.clone(),
+            attempt: job.attempt,
+            image,
+            image_roots: self.config.image_roots.clone(),
+            max_disk_bytes: doc
+                .constraints
+                .as_ref()
+                .and_then(|c| c.maximum_disk_size_gb)
+                .map(|gb| gb.saturating_mul(1 << 30)),
+            cancel: cancel.clone(),
+            progress,
+            io: Arc::new(guestkit_disk::IoStats::default()),
+        };
+        let checksum: Option<Checksum> = payload.image().and_then(|i| i.checksum);
+        let store = self.store.clone();
+        let runtime = tokio::runtime::Handle::current();
+        let mut work = tokio::task::spawn_blocking(move || {
+            ctx.report("start", 5, "started");
+            if let (Some(expected), Some(path)) = (&checksum, &ctx.image) {
+                verify(&ctx, &*store, runtime, path, expected)?;
+            }
+            let out = handler.run(&ctx, &payload);
+            ctx.report(
+                "done",
+                100,
+                if out.is_ok() { "completed" } else { "failed" },
+            );
+            out
+        });
+        let ending = tokio::select! {
+            r = &mut work => return Ending::Done(r.unwrap_or_else(|e| Err(Failure::new(JobError::new(ErrorCode::Internal, format!("handler panicked: {e}"), PHASE_EXECUTE)))), warnings),
+            _ = tokio::time::sleep(limit) => stopped(ErrorCode::TimedOut, why),
+            _ = stop.notified() => {
+                let r = reason.lock().ok().and_then(|r| *r);
+                let message = match r {
+                    Some(StopReason::Shutdown) => "cancelled: the worker shut down and the grace period ended",
+                    _ => "cancelled on request",
+                };
+                stopped(ErrorCode::Cancelled, message.to_string())
+            }
+        };
+        cancel.cancel();
+        if tokio::time::timeout(STOP_WAIT, &mut work).await.is_err() {
+            tracing::warn!("the handler has not stopped yet; its slot is given back");
+        }
+        ending
+    }
+
+    /// Writes the job's data to its output destination, when it has one.
+    fn write_output(
+        &self,
+        doc: &JobDocument,
+        data: &Value,
+    ) -> Result<Option<ResultOutput>, JobError> {
+        let Ok(payload) = doc.typed_payload() else {
+            return Ok(None);
+        };
+        let Some(output) = payload.output() else {
+            return Ok(None);
+        };
+        let Some(dest) = output.destination.as_deref() else {
+            return Ok(None);
+        };
+        let path = self.policy.resolve_destination(dest)?;
+        let size = self
+            .sink
+            .write_output(&path, data, output.format)
+            .map_err(|e| {
+                JobError::new(
+                    ErrorCode::IoError,
+                    format!("writing {}: {e}", path.display()),
+                    JobError::PHASE_RESULT_GENERATION,
+                )
+            })?;
+        Ok(Some(ResultOutput {
+            kind: OutputKind::Primary,
+            path: path.display().to_string(),
+            format: Some(output.format.name().to_string()),
+            size_bytes: Some(size),
+            sha256: None,
+            extra: Default::default(),
+        }))
+    }
+
+    /// Writes the result file, records the end in the store, announces it.
+    async fn finish(
+        &self,
+        job: &ClaimedJob,
+        mut result: JobResult,
+        started_at: chrono::DateTime<Utc>,
+        clock: Instant,
+        doc: Option<&JobDocument>,
+    ) {
+        result.set_times(started_at, Utc::now());
+        result.execution_summary.duration_ms =
+            u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let yaml = doc
+            .and_then(|d| d.typed_payload().ok())
+            .and_then(|p| p.output().map(|o| o.format == OutputFormat::Yaml))
+            .unwrap_or(false);
+        let status = result.status;
+        let code = result.error.as_ref().map(|e| e.code.as_str());
+        let path = match self.sink.write(&result, yaml) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::error!(error = %e, "writing the result failed");
+                None
+            }
+        };
+        let json = serde_json::to_string(&result).unwrap_or_default();
+        let path_text = path.as_ref().map(|p| p.display().to_string());
+        if let Err(e) = self
+            .store
+            .finish(
+                &job.job_id,
+                job.attempt,
+                status,
+                &json,
+                path_text.as_deref(),
+                code,
+            )
+            .await
+        {
+            tracing::error!(error = %e, "recording the end of the job failed");
+        }
+        tracing::info!(
+            status = status.as_str(),
+            duration_ms = result.execution_summary.duration_ms,
+            error = code.unwrap_or(""),
+            "job ended"
+        );
+        let _ = self.events.send(Finished {
+            job_id: job.job_id.clone(),
+            status,
+            result_path: path,
+        });
+    }
+}
+
+/// Verifies the image's SHA-256 (cached by file identity), reporting
+/// progress.
+fn verify(
+    ctx: &JobContext,
+    store: &dyn JobStore,
+    runtime: tokio::runtime::Handle,
+    path: &std::path::Path,
+    expected: &Checksum,
+) -> Result<(), Failure> {
+    ctx.report("verify", 10, "verifying the image checksum");
+    let cache = BlockingStoreCache::new(store, runtime);
+    let mut last = 0u8;
+    let mut progress = |done: u64, total: u64| {
+        let pct = done
+            .saturating_mul(100)
+            .checked_div(total)
+            .unwrap_or(100)
+            .min(100) as u8;
+        if pct >= last.saturating_add(10) {
+            last = pct;
+            ctx.report(
+                "verify",
+                10u8.saturating_add(pct.saturating_mul(3) / 10),
+                &format!("{done} of {total} bytes hashed"),
+            );
+        }
+    };
+    let cancelled = || ctx.cancel.is_cancelled();
+    match verify_file(path, expected, Some(&cache), &mut progress, &cancelled) {
+        Ok(d) => {
+            ctx.report(
+                "verify",
+                40,
+                if d.cached {
+                    "checksum verified (cached)"
+                } else {
+                    "checksum verified"
+                },
+            );
+            Ok(())
+        }
+        Err(e) => {
+            let code = match &e {
+                ChecksumError::Mismatch { .. } => ErrorCode::ChecksumMismatch,
+                ChecksumError::Cancelled { .. } => ErrorCode::Cancelled,
+                ChecksumError::Read { .. } | ChecksumError::Open { .. } => ErrorCode::IoError,
+                _ => ErrorCode::Internal,
+            };
+            Err(Failure::new(JobError::new(
+                code,
+                e.to_string(),
+                PHASE_EXECUTE,
+            )))
+        }
+    }
+}
+
+/// Stores and logs progress reports until the job's sender is dropped.
+async fn forward_progress(
+    store: Arc<dyn JobStore>,
+    job_id: String,
+    attempt: u32,
+    mut rx: mpsc::UnboundedReceiver<(String, u8, String)>,
+) {
+    while let Some((phase, percent, message)) = rx.recv().await {
+        tracing::info!(phase = %phase, percent, message = %message, "progress");
+        if let Err(e) = store
+            .record_progress(&job_id, attempt, &phase, percent, Some(&message))
+            .await
+        {
+            tracing::debug!(error = %e, "progress not recorded");
+        }
+    }
+}

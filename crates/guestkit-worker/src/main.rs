@@ -1,0 +1,153 @@
+//! `guestkit-worker`: runs guestkit jobs dropped into a directory.
+//!
+//! ```text
+//! guestkit-worker --jobs-dir jobs --results-dir results --image-root /srv/images
+//! ```
+//!
+//! SIGTERM or SIGINT: the worker stops taking jobs, lets running ones
+//! finish within `--grace-seconds`, cancels the rest (recorded as
+//! Cancelled), and exits 0.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use guestkit_worker::config::{Args, LogFormat, WorkerConfig};
+use guestkit_worker::executor::{Executor, ExecutorConfig};
+use guestkit_worker::handlers::Registry;
+use guestkit_worker::intake::{Intake, WorkerIdentity};
+use guestkit_worker::policy::Policy;
+use guestkit_worker::results::ResultSink;
+use guestkit_worker::store::{JobStore, SqliteStore};
+use guestkit_worker::transport::file::FileTransport;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{watch, Notify};
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GUESTKIT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(config: WorkerConfig) -> Result<()> {
+    for dir in [&config.jobs_dir, &config.results_dir, &config.state_dir] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if let Some(parent) = config
+        .store_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    if config.metrics_enabled {
+        anyhow::bail!("--metrics-enabled: this build has no metrics endpoint yet; run without it");
+    }
+    let store: Arc<dyn JobStore> = Arc::new(
+        SqliteStore::open(&config.store_path)
+            .with_context(|| format!("opening the job store {}", config.store_path.display()))?,
+    );
+    let recovered = store
+        .recover_after_crash(Some(&config.worker_id))
+        .await
+        .context("recovering jobs of an earlier run")?;
+    for (job, attempt) in &recovered.requeued {
+        tracing::warn!(job_id = %job, attempt, "job was running when the worker stopped; queued again");
+    }
+    for job in &recovered.failed {
+        tracing::warn!(job_id = %job, "job was running when the worker stopped and has no attempt left");
+    }
+    let registry = Arc::new(Registry::standard());
+    let policy = Arc::new(
+        Policy::new(
+            &config.image_roots,
+            &config.output_roots,
+            &config.results_dir,
+        )
+        .map_err(anyhow::Error::msg)?,
+    );
+    let sink = Arc::new(ResultSink::new(config.results_dir.clone()));
+    let mut capabilities = registry.capabilities();
+    capabilities.extend(config.extra_capabilities.iter().cloned());
+    let identity = WorkerIdentity {
+        id: config.worker_id.clone(),
+        pool: config.pool.clone(),
+        capabilities,
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let wake = Arc::new(Notify::new());
+    let executor = Arc::new(Executor::new(
+        store.clone(),
+        registry.clone(),
+        policy.clone(),
+        sink.clone(),
+        ExecutorConfig {
+            worker_id: config.worker_id.clone(),
+            filter: identity.claim_filter(),
+            max_concurrent: config.max_concurrent,
+            retry_backoff: config.retry_backoff,
+            image_roots: policy.image_roots().to_vec(),
+        },
+        wake.clone(),
+    ));
+    let intake = Arc::new(Intake::new(store.clone(), registry, policy, identity, wake));
+    let transport = Arc::new(
+        FileTransport::new(config.jobs_dir.clone(), intake, store, sink, config.rescan)
+            .with_context(|| format!("jobs directory {}", config.jobs_dir.display()))?,
+    );
+    tracing::info!(
+        worker_id = %config.worker_id,
+        jobs_dir = %config.jobs_dir.display(),
+        results_dir = %config.results_dir.display(),
+        store = %config.store_path.display(),
+        max_concurrent = config.max_concurrent,
+        "worker started"
+    );
+    let (claiming_tx, claiming_rx) = watch::channel(true);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let transport_task =
+        tokio::spawn(transport.run(executor.subscribe(), claiming_rx.clone(), stop_rx));
+    let executor_task = tokio::spawn(executor.clone().run(claiming_rx, config.grace));
+
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+        _ = int.recv() => tracing::info!("SIGINT: stopping"),
+    }
+    let _ = claiming_tx.send(false);
+    executor_task.await.context("executor task")?;
+    let _ = stop_tx.send(true);
+    transport_task.await.context("transport task")?;
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match WorkerConfig::resolve(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("guestkit-worker: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(config.log_format);
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("guestkit-worker: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
