@@ -440,17 +440,12 @@ impl Executor {
         let store = self.store.clone();
         let runtime = tokio::runtime::Handle::current();
         let mut work = tokio::task::spawn_blocking(move || {
-            ctx.report("start", 5, "started");
+            // Start and end are state changes of their own; progress
+            // reports cover the steps between.
             if let (Some(expected), Some(path)) = (&checksum, &ctx.image) {
                 verify(&ctx, &*store, runtime, path, expected)?;
             }
-            let out = handler.run(&ctx, &payload);
-            ctx.report(
-                "done",
-                100,
-                if out.is_ok() { "completed" } else { "failed" },
-            );
-            out
+            handler.run(&ctx, &payload)
         });
         let ending = tokio::select! {
             r = &mut work => return Ending::Done(r.unwrap_or_else(|e| Err(Failure::new(JobError::new(ErrorCode::Internal, format!("handler panicked: {e}"), PHASE_EXECUTE)))), warnings),

@@ -117,8 +117,20 @@ impl FileTransport {
             self.accept(path).await;
         }
         let (tx, mut changed) = mpsc::unbounded_channel::<()>();
-        let watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
-            let _ = tx.send(());
+        let watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+            // Our own directory reads raise access events: only a new or
+            // renamed-in name is news.
+            let news = match ev {
+                Ok(e) => matches!(
+                    e.kind,
+                    notify::EventKind::Create(_)
+                        | notify::EventKind::Modify(notify::event::ModifyKind::Name(_))
+                ),
+                Err(_) => true,
+            };
+            if news {
+                let _ = tx.send(());
+            }
         })
         .and_then(|mut w| w.watch(&self.jobs, RecursiveMode::NonRecursive).map(|_| w));
         if let Err(e) = &watcher {
