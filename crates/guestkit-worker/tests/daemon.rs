@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use guestkit_job_spec::{echo_job, inspect_job, ErrorCode, JobStatus};
+use guestkit_worker::JobStore;
 use process::{repo_root, Worker};
 use serde_json::{json, Value};
 
@@ -120,6 +121,12 @@ fn examples_and_a_hundred_inspect_jobs_complete_with_correct_results() {
     });
     assert!(w.files_in("processing").is_empty());
     assert!(w.files_in("failed").is_empty());
+    // Progress was stored for each inspection, in order.
+    let store = guestkit_worker::SqliteStore::open(w.store_path()).expect("store");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let progress = rt.block_on(store.progress(&ids[5])).expect("progress");
+    let phases: Vec<&str> = progress.iter().map(|p| p.phase.as_str()).collect();
+    assert_eq!(phases, ["open", "inspect"], "{progress:?}");
 }
 
 #[test]
@@ -188,8 +195,26 @@ fn a_timed_out_job_ends_within_3_s_and_frees_its_slot() {
         n.started_at >= r.completed_at,
         "the slot was reused after the timeout"
     );
+    // A deadline cuts a longer timeout.
+    let deadline = echo_job(json!({"delay_ms": 60_000}))
+        .timeout_seconds(600)
+        .deadline(chrono::Utc::now() + chrono::Duration::milliseconds(1500))
+        .build()
+        .expect("job");
+    w.drop_job(&deadline);
+    let d = w.wait_result(&deadline.job_id, Duration::from_secs(10));
+    assert_eq!(d.status, JobStatus::TimedOut);
+    assert!(
+        d.error
+            .as_ref()
+            .expect("error")
+            .message
+            .contains("deadline"),
+        "{:?}",
+        d.error
+    );
     w.wait_for(Duration::from_secs(5), "files settled", |w| {
-        w.files_in("failed").len() == 1 && w.files_in("done").len() == 1
+        w.files_in("failed").len() == 2 && w.files_in("done").len() == 1
     });
 }
 
@@ -263,7 +288,48 @@ fn bad_jobs_land_in_failed_with_a_result_naming_the_problem() {
         json!({"format": "json", "destination": "/tmp/../etc/guestkit-out.json"});
     w.drop_text("bad-destination.json", &bad_dest.to_string());
 
+    let other_worker = echo_job(json!(1))
+        .worker_id("elsewhere")
+        .build()
+        .expect("job");
+    w.drop_job(&other_worker);
+    let missing_cap = echo_job(json!(1))
+        .require_capability("gpu.cuda")
+        .build()
+        .expect("job");
+    w.drop_job(&missing_cap);
+    let other_pool = echo_job(json!(1))
+        .worker_pool("pool-secure")
+        .build()
+        .expect("job");
+    w.drop_job(&other_pool);
+    let newer = echo_job(json!(1))
+        .minimum_worker_version("99.0.0")
+        .build()
+        .expect("job");
+    w.drop_job(&newer);
+
     let cases = [
+        (
+            other_worker.job_id.clone(),
+            ErrorCode::ValidationFailed,
+            "routed to worker \"elsewhere\"",
+        ),
+        (
+            missing_cap.job_id.clone(),
+            ErrorCode::ValidationFailed,
+            "not offered: gpu.cuda",
+        ),
+        (
+            other_pool.job_id.clone(),
+            ErrorCode::ValidationFailed,
+            "routed to pool \"pool-secure\"",
+        ),
+        (
+            newer.job_id.clone(),
+            ErrorCode::ValidationFailed,
+            "99.0.0 is newer",
+        ),
         (
             "file-broken".to_string(),
             ErrorCode::ValidationFailed,
@@ -306,8 +372,8 @@ fn bad_jobs_land_in_failed_with_a_result_naming_the_problem() {
             e.message
         );
     }
-    w.wait_for(Duration::from_secs(10), "six files in failed/", |w| {
-        w.files_in("failed").len() == 6
+    w.wait_for(Duration::from_secs(10), "ten files in failed/", |w| {
+        w.files_in("failed").len() == 10
     });
     assert!(w.files_in("done").is_empty());
     assert!(w.files_in("processing").is_empty());
