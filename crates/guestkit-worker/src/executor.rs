@@ -23,6 +23,7 @@ use tracing::Instrument;
 
 use crate::checksum::{verify_file, BlockingStoreCache, ChecksumError};
 use crate::handlers::{Failure, JobContext, Registry, PHASE_EXECUTE};
+use crate::metrics::{ChecksumOutcome, Metrics};
 use crate::policy::Policy;
 use crate::results::ResultSink;
 use crate::store::{ClaimFilter, ClaimedJob, JobStore, RetryOutcome};
@@ -53,6 +54,8 @@ pub enum StopReason {
     Cancelled,
 }
 
+/// The handles that stop a running job.
+#[derive(Clone)]
 struct Running {
     cancel: Cancellation,
     stop: Arc<Notify>,
@@ -80,11 +83,21 @@ pub struct Executor {
     wake: Arc<Notify>,
     events: broadcast::Sender<Finished>,
     running: Mutex<HashMap<String, Running>>,
+    metrics: Arc<Metrics>,
+}
+
+/// What a run tells the metrics.
+struct RunReport {
+    status: &'static str,
+    handler: Option<(Duration, bool)>,
+    io: Arc<guestkit_disk::IoStats>,
 }
 
 /// How a run ended before its result is written.
 enum Ending {
-    Done(Result<Value, Failure>, Vec<String>),
+    /// The handler's outcome (or a check's before it), warnings, and the
+    /// handler's run time when it ran.
+    Done(Result<Value, Failure>, Vec<String>, Option<Duration>),
     Stopped(JobError),
 }
 
@@ -102,6 +115,7 @@ impl Executor {
         sink: Arc<ResultSink>,
         config: ExecutorConfig,
         wake: Arc<Notify>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let (events, _) = broadcast::channel(4096);
         Executor {
@@ -113,6 +127,7 @@ impl Executor {
             wake,
             events,
             running: Mutex::new(HashMap::new()),
+            metrics,
         }
     }
 
@@ -182,7 +197,17 @@ impl Executor {
                     let span = tracing::info_span!("job", job_id = %job.job_id, operation = %job.operation, attempt = job.attempt);
                     tasks.spawn(
                         async move {
-                            me.run_job(job).await;
+                            let operation = job.operation.clone();
+                            let clock = Instant::now();
+                            me.metrics.job_started();
+                            let run = me.clone().run_job(job).await;
+                            me.metrics.job_ended(
+                                &operation,
+                                run.status,
+                                clock.elapsed(),
+                                run.handler,
+                                run.io.bytes_read(),
+                            );
                             drop(permit);
                         }
                         .instrument(span),
@@ -232,9 +257,14 @@ impl Executor {
     }
 
     /// Runs one claimed job to its end.
-    async fn run_job(self: Arc<Self>, job: ClaimedJob) {
+    async fn run_job(self: Arc<Self>, job: ClaimedJob) -> RunReport {
         let started_at = Utc::now();
         let clock = Instant::now();
+        let mut report = RunReport {
+            status: "lost",
+            handler: None,
+            io: Arc::new(guestkit_disk::IoStats::default()),
+        };
         let doc: JobDocument = match serde_json::from_str(&job.document_json) {
             Ok(d) => d,
             Err(e) => {
@@ -249,8 +279,8 @@ impl Executor {
                     JobStatus::Failed,
                 );
                 result.fail(error);
-                self.finish(&job, result, started_at, clock, None).await;
-                return;
+                report.status = self.finish(&job, result, started_at, clock, None).await;
+                return report;
             }
         };
         let trace_id = doc
@@ -270,24 +300,19 @@ impl Executor {
             .await
         {
             tracing::error!(error = %e, "cannot start the job");
-            return;
+            return report;
         }
         let mut result = JobResult::for_job(&doc, self.config.worker_id.clone());
         result.execution_summary.attempt = job.attempt;
         result.execution_summary.max_attempts = Some(job.max_attempts);
 
-        let cancel = Cancellation::new();
-        let stop = Arc::new(Notify::new());
-        let reason = Arc::new(Mutex::new(None));
+        let control = Running {
+            cancel: Cancellation::new(),
+            stop: Arc::new(Notify::new()),
+            reason: Arc::new(Mutex::new(None)),
+        };
         if let Ok(mut r) = self.running.lock() {
-            r.insert(
-                job.job_id.clone(),
-                Running {
-                    cancel: cancel.clone(),
-                    stop: stop.clone(),
-                    reason: reason.clone(),
-                },
-            );
+            r.insert(job.job_id.clone(), control.clone());
         }
         let (progress_tx, progress_rx) = mpsc::unbounded_channel::<(String, u8, String)>();
         let forward = tokio::spawn(
@@ -300,7 +325,7 @@ impl Executor {
             .in_current_span(),
         );
         let ending = self
-            .execute(&job, &doc, cancel, stop, reason, progress_tx)
+            .execute(&job, &doc, &control, progress_tx, report.io.clone())
             .await;
         let _ = forward.await;
         if let Ok(mut r) = self.running.lock() {
@@ -308,7 +333,8 @@ impl Executor {
         }
         let mut destination = None;
         match ending {
-            Ending::Done(Ok(data), warnings) => {
+            Ending::Done(Ok(data), warnings, took) => {
+                report.handler = took.map(|t| (t, true));
                 result.warnings = warnings;
                 match self.write_output(&doc, &data) {
                     Ok(out) => {
@@ -321,7 +347,8 @@ impl Executor {
                     }
                 }
             }
-            Ending::Done(Err(failure), warnings) => {
+            Ending::Done(Err(failure), warnings, took) => {
+                report.handler = took.map(|t| (t, false));
                 result.warnings = warnings;
                 let retryable = failure.error.recoverable
                     && !matches!(
@@ -340,11 +367,13 @@ impl Executor {
                         Ok(RetryOutcome::Requeued { attempt }) => {
                             tracing::warn!(error = %failure.error.message, next_attempt = attempt, backoff_ms = wait.as_millis() as u64, "recoverable failure; retrying");
                             self.wake.notify_one();
-                            return;
+                            report.status = "retried";
+                            return report;
                         }
                         Ok(RetryOutcome::Exhausted) => {
                             tracing::warn!("attempts exhausted");
-                            return;
+                            report.status = JobStatus::Failed.as_str();
+                            return report;
                         }
                         Err(e) => tracing::error!(error = %e, "cannot requeue the job"),
                     }
@@ -357,8 +386,10 @@ impl Executor {
         if let Some(out) = destination {
             result.outputs.push(out);
         }
-        self.finish(&job, result, started_at, clock, Some(&doc))
+        report.status = self
+            .finish(&job, result, started_at, clock, Some(&doc))
             .await;
+        report
     }
 
     /// The run itself: checks, checksum, handler, under the job's time
@@ -367,15 +398,18 @@ impl Executor {
         &self,
         job: &ClaimedJob,
         doc: &JobDocument,
-        cancel: Cancellation,
-        stop: Arc<Notify>,
-        reason: Arc<Mutex<Option<StopReason>>>,
+        control: &Running,
         progress_tx: mpsc::UnboundedSender<(String, u8, String)>,
+        io: Arc<guestkit_disk::IoStats>,
     ) -> Ending {
         let payload = match doc.typed_payload() {
             Ok(p) => p,
             Err(e) => {
-                return Ending::Done(Err(Failure::new(JobError::from_validation(&e))), Vec::new())
+                return Ending::Done(
+                    Err(Failure::new(JobError::from_validation(&e))),
+                    Vec::new(),
+                    None,
+                )
             }
         };
         let Some(handler) = self.registry.get(&doc.operation).cloned() else {
@@ -386,7 +420,7 @@ impl Executor {
         };
         let warnings = match handler.validate(&payload) {
             Ok(w) => w,
-            Err(e) => return Ending::Done(Err(Failure::new(e)), Vec::new()),
+            Err(e) => return Ending::Done(Err(Failure::new(e)), Vec::new(), None),
         };
         let image = match payload
             .image()
@@ -394,7 +428,7 @@ impl Executor {
             .transpose()
         {
             Ok(p) => p,
-            Err(e) => return Ending::Done(Err(Failure::new(e)), warnings),
+            Err(e) => return Ending::Done(Err(Failure::new(e)), warnings, None),
         };
         // Time left: the job's timeout, cut by its deadline.
         let mut limit = Duration::from_secs(job.timeout_seconds.unwrap_or(u64::MAX / 4));
@@ -432,26 +466,47 @@ impl Executor {
                 .as_ref()
                 .and_then(|c| c.maximum_disk_size_gb)
                 .map(|gb| gb.saturating_mul(1 << 30)),
-            cancel: cancel.clone(),
+            cancel: control.cancel.clone(),
             progress,
-            io: Arc::new(guestkit_disk::IoStats::default()),
+            io,
         };
         let checksum: Option<Checksum> = payload.image().and_then(|i| i.checksum);
         let store = self.store.clone();
         let runtime = tokio::runtime::Handle::current();
+        let metrics = self.metrics.clone();
         let mut work = tokio::task::spawn_blocking(move || {
             // Start and end are state changes of their own; progress
             // reports cover the steps between.
-            if let (Some(expected), Some(path)) = (&checksum, &ctx.image) {
-                verify(&ctx, &*store, runtime, path, expected)?;
+            match (&checksum, &ctx.image) {
+                (Some(expected), Some(path)) => {
+                    let verified = verify(&ctx, &*store, runtime, path, expected);
+                    metrics.checksum(if verified.is_ok() {
+                        ChecksumOutcome::Success
+                    } else {
+                        ChecksumOutcome::Failure
+                    });
+                    if let Err(e) = verified {
+                        return (Err(e), None);
+                    }
+                }
+                (None, Some(_)) => metrics.checksum(ChecksumOutcome::Skipped),
+                _ => {}
             }
-            handler.run(&ctx, &payload)
+            let clock = Instant::now();
+            let out = handler.run(&ctx, &payload);
+            (out, Some(clock.elapsed()))
         });
         let ending = tokio::select! {
-            r = &mut work => return Ending::Done(r.unwrap_or_else(|e| Err(Failure::new(JobError::new(ErrorCode::Internal, format!("handler panicked: {e}"), PHASE_EXECUTE)))), warnings),
+            r = &mut work => {
+                let (out, took) = r.unwrap_or_else(|e| {
+                    let error = JobError::new(ErrorCode::Internal, format!("handler panicked: {e}"), PHASE_EXECUTE);
+                    (Err(Failure::new(error)), None)
+                });
+                return Ending::Done(out, warnings, took);
+            }
             _ = tokio::time::sleep(limit) => stopped(ErrorCode::TimedOut, why),
-            _ = stop.notified() => {
-                let r = reason.lock().ok().and_then(|r| *r);
+            _ = control.stop.notified() => {
+                let r = control.reason.lock().ok().and_then(|r| *r);
                 let message = match r {
                     Some(StopReason::Shutdown) => "cancelled: the worker shut down and the grace period ended",
                     _ => "cancelled on request",
@@ -459,7 +514,7 @@ impl Executor {
                 stopped(ErrorCode::Cancelled, message.to_string())
             }
         };
-        cancel.cancel();
+        control.cancel.cancel();
         if tokio::time::timeout(STOP_WAIT, &mut work).await.is_err() {
             tracing::warn!("the handler has not stopped yet; its slot is given back");
         }
@@ -510,7 +565,7 @@ impl Executor {
         started_at: chrono::DateTime<Utc>,
         clock: Instant,
         doc: Option<&JobDocument>,
-    ) {
+    ) -> &'static str {
         result.set_times(started_at, Utc::now());
         result.execution_summary.duration_ms =
             u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -554,6 +609,7 @@ impl Executor {
             status,
             result_path: path,
         });
+        status.as_str()
     }
 }
 

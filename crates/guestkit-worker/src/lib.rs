@@ -42,6 +42,7 @@ pub mod config;
 pub mod executor;
 pub mod handlers;
 pub mod intake;
+pub mod metrics;
 pub mod policy;
 pub mod results;
 pub mod status;

@@ -17,6 +17,7 @@ use guestkit_worker::config::{Args, LogFormat, WorkerConfig};
 use guestkit_worker::executor::{Executor, ExecutorConfig};
 use guestkit_worker::handlers::Registry;
 use guestkit_worker::intake::{Intake, WorkerIdentity};
+use guestkit_worker::metrics::Metrics;
 use guestkit_worker::policy::Policy;
 use guestkit_worker::results::ResultSink;
 use guestkit_worker::store::{JobStore, SqliteStore};
@@ -48,9 +49,17 @@ async fn run(config: WorkerConfig) -> Result<()> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
-    if config.metrics_enabled {
-        anyhow::bail!("--metrics-enabled: this build has no metrics endpoint yet; run without it");
-    }
+    // Bind first: a taken port is a startup error, not a silent gap.
+    let metrics_listener = if config.metrics_enabled {
+        Some(
+            tokio::net::TcpListener::bind(config.metrics_addr)
+                .await
+                .with_context(|| format!("metrics endpoint {}", config.metrics_addr))?,
+        )
+    } else {
+        None
+    };
+    let metrics = Arc::new(Metrics::new());
     let store: Arc<dyn JobStore> = Arc::new(
         SqliteStore::open(&config.store_path)
             .with_context(|| format!("opening the job store {}", config.store_path.display()))?,
@@ -74,7 +83,7 @@ async fn run(config: WorkerConfig) -> Result<()> {
         )
         .map_err(anyhow::Error::msg)?,
     );
-    let sink = Arc::new(ResultSink::new(config.results_dir.clone()));
+    let sink = Arc::new(ResultSink::new(config.results_dir.clone()).with_metrics(metrics.clone()));
     let mut capabilities = registry.capabilities();
     capabilities.extend(config.extra_capabilities.iter().cloned());
     let identity = WorkerIdentity {
@@ -97,11 +106,19 @@ async fn run(config: WorkerConfig) -> Result<()> {
             image_roots: policy.image_roots().to_vec(),
         },
         wake.clone(),
+        metrics.clone(),
     ));
     let intake = Arc::new(Intake::new(store.clone(), registry, policy, identity, wake));
     let transport = Arc::new(
-        FileTransport::new(config.jobs_dir.clone(), intake, store, sink, config.rescan)
-            .with_context(|| format!("jobs directory {}", config.jobs_dir.display()))?,
+        FileTransport::new(
+            config.jobs_dir.clone(),
+            intake,
+            store.clone(),
+            sink,
+            config.rescan,
+            metrics.clone(),
+        )
+        .with_context(|| format!("jobs directory {}", config.jobs_dir.display()))?,
     );
     tracing::info!(
         worker_id = %config.worker_id,
@@ -113,6 +130,14 @@ async fn run(config: WorkerConfig) -> Result<()> {
     );
     let (claiming_tx, claiming_rx) = watch::channel(true);
     let (stop_tx, stop_rx) = watch::channel(false);
+    let metrics_task = metrics_listener.map(|listener| {
+        tokio::spawn(guestkit_worker::metrics::serve(
+            listener,
+            metrics.clone(),
+            store.clone(),
+            stop_rx.clone(),
+        ))
+    });
     let transport_task =
         tokio::spawn(transport.run(executor.subscribe(), claiming_rx.clone(), stop_rx));
     let executor_task = tokio::spawn(executor.clone().run(claiming_rx, config.grace));
@@ -127,6 +152,11 @@ async fn run(config: WorkerConfig) -> Result<()> {
     executor_task.await.context("executor task")?;
     let _ = stop_tx.send(true);
     transport_task.await.context("transport task")?;
+    if let Some(task) = metrics_task {
+        task.await
+            .context("metrics task")?
+            .context("metrics endpoint")?;
+    }
     tracing::info!("worker stopped");
     Ok(())
 }

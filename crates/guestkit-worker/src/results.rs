@@ -7,14 +7,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::sync::Arc;
+
 use guestkit_job_spec::{result_file_name, JobResult, OutputFormat};
+
+use crate::metrics::Metrics;
 use serde_json::Value;
 
 /// Writes results into one directory.
-#[derive(Debug)]
 pub struct ResultSink {
     dir: PathBuf,
     written: AtomicU64,
+    metrics: Option<Arc<Metrics>>,
 }
 
 static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -66,6 +70,20 @@ impl ResultSink {
         ResultSink {
             dir: dir.into(),
             written: AtomicU64::new(0),
+            metrics: None,
+        }
+    }
+
+    /// The same sink, counting written bytes in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count(&self, bytes: usize) {
+        self.written.fetch_add(bytes as u64, Ordering::Relaxed);
+        if let Some(m) = &self.metrics {
+            m.wrote(bytes as u64);
         }
     }
 
@@ -89,11 +107,11 @@ impl ResultSink {
         let path = self.path_for(&result.job_id);
         let json = encode(result, OutputFormat::Json)?;
         write_atomic(&path, &json)?;
-        self.written.fetch_add(json.len() as u64, Ordering::Relaxed);
+        self.count(json.len());
         if yaml {
             let y = encode(result, OutputFormat::Yaml)?;
             write_atomic(&path.with_extension("yaml"), &y)?;
-            self.written.fetch_add(y.len() as u64, Ordering::Relaxed);
+            self.count(y.len());
         }
         Ok(path)
     }

@@ -86,6 +86,7 @@ async fn run_with(
             image_roots: Vec::new(),
         },
         wake.clone(),
+        Arc::new(guestkit_worker::metrics::Metrics::new()),
     ));
     let intake = Intake::new(store.clone(), registry, policy, identity, wake);
     let job = echo_job(json!({"ok": true}))

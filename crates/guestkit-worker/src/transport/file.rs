@@ -25,8 +25,12 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::executor::Finished;
 use crate::intake::{Accepted, Intake};
+use crate::metrics::Metrics;
 use crate::results::ResultSink;
 use crate::store::JobStore;
+
+/// The transport's name in metrics.
+pub const TRANSPORT: &str = "file";
 
 /// Largest job document read.
 pub const MAX_JOB_BYTES: u64 = 4 << 20;
@@ -52,6 +56,7 @@ pub struct FileTransport {
     store: Arc<dyn JobStore>,
     sink: Arc<ResultSink>,
     rescan: Duration,
+    metrics: Arc<Metrics>,
     /// job id → its file in processing/.
     tracked: Mutex<HashMap<String, PathBuf>>,
     /// first job id → (repeat job id, its file) for repeated idempotency
@@ -89,6 +94,7 @@ impl FileTransport {
         store: Arc<dyn JobStore>,
         sink: Arc<ResultSink>,
         rescan: Duration,
+        metrics: Arc<Metrics>,
     ) -> std::io::Result<Self> {
         for d in [PROCESSING, DONE, FAILED] {
             std::fs::create_dir_all(sub(&jobs, d))?;
@@ -99,6 +105,7 @@ impl FileTransport {
             store,
             sink,
             rescan,
+            metrics,
             tracked: Mutex::new(HashMap::new()),
             repeats: Mutex::new(HashMap::new()),
         })
@@ -190,10 +197,14 @@ impl FileTransport {
         for path in self.list(&self.jobs) {
             let processing = sub(&self.jobs, PROCESSING);
             match move_into(&path, &processing) {
-                Ok(claimed) => self.accept(claimed).await,
+                Ok(claimed) => {
+                    self.metrics.fetched(TRANSPORT);
+                    self.accept(claimed).await
+                }
                 // Another worker took it, or it was removed.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
+                    self.metrics.transport_error(TRANSPORT);
                     tracing::warn!(file = %path.display(), error = %e, "cannot claim job file")
                 }
             }
@@ -250,6 +261,7 @@ impl FileTransport {
 
     /// Writes an error result and moves the file to failed/.
     fn reject(&self, path: &Path, job_id: Option<String>, stem: &str, error: JobError) {
+        self.metrics.transport_error(TRANSPORT);
         let id = job_id.unwrap_or_else(|| format!("file-{}", sanitize(stem)));
         tracing::warn!(job_id = %id, file = %path.display(), code = error.code.as_str(), error = %error.message, "job rejected");
         let mut result = JobResult::new(id, self.intake.worker().id.clone(), JobStatus::Failed);

@@ -1,0 +1,378 @@
+//! Prometheus metrics of a worker, and the small HTTP server exposing
+//! them (`/metrics`, `/health`) on `--metrics-addr`.
+//!
+//! Counters are registered without their `_total` suffix; the exposition
+//! adds it once (`guestkit_worker_jobs_total`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::store::JobStore;
+
+/// Duration buckets: sub-second ones for inspections, then 1 s … 2048 s.
+const DURATION_BUCKETS: [f64; 21] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0,
+    128.0, 256.0, 512.0, 1024.0, 2048.0,
+];
+
+/// Kernel clock ticks per second in `/proc/<pid>/stat` (USER_HZ, fixed at
+/// 100 by the Linux ABI).
+const USER_HZ: f64 = 100.0;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationStatus {
+    operation: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabel {
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HandlerStatus {
+    handler: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HandlerLabel {
+    handler: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TypeLabel {
+    r#type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportLabel {
+    transport: String,
+}
+
+fn histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+/// Outcome of a checksum step, for `guestkit_checksum_verifications_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumOutcome {
+    Success,
+    Failure,
+    Skipped,
+}
+
+/// Every metric of the worker.
+pub struct Metrics {
+    registry: Registry,
+    jobs: Family<OperationStatus, Counter>,
+    job_duration: Family<OperationLabel, Histogram, fn() -> Histogram>,
+    active_jobs: Gauge,
+    queue_depth: Gauge,
+    handler_executions: Family<HandlerStatus, Counter>,
+    handler_duration: Family<HandlerLabel, Histogram, fn() -> Histogram>,
+    checksums: Family<StatusLabel, Counter>,
+    disk_read: Counter,
+    disk_write: Counter,
+    cpu: Counter<f64, AtomicU64>,
+    cpu_seen: AtomicU64,
+    memory: Family<TypeLabel, Gauge>,
+    fetches: Family<TransportLabel, Counter>,
+    transport_errors: Family<TransportLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Every metric, registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let jobs = Family::<OperationStatus, Counter>::default();
+        let job_duration =
+            Family::<OperationLabel, Histogram, fn() -> Histogram>::new_with_constructor(histogram);
+        let active_jobs = Gauge::default();
+        let queue_depth = Gauge::default();
+        let handler_executions = Family::<HandlerStatus, Counter>::default();
+        let handler_duration =
+            Family::<HandlerLabel, Histogram, fn() -> Histogram>::new_with_constructor(histogram);
+        let checksums = Family::<StatusLabel, Counter>::default();
+        let disk_read = Counter::default();
+        let disk_write = Counter::default();
+        let cpu = Counter::<f64, AtomicU64>::default();
+        let memory = Family::<TypeLabel, Gauge>::default();
+        let fetches = Family::<TransportLabel, Counter>::default();
+        let transport_errors = Family::<TransportLabel, Counter>::default();
+        registry.register(
+            "guestkit_worker_jobs",
+            "Jobs ended, by operation and final status",
+            jobs.clone(),
+        );
+        registry.register(
+            "guestkit_worker_jobs_duration_seconds",
+            "Wall time of jobs, by operation",
+            job_duration.clone(),
+        );
+        registry.register(
+            "guestkit_worker_active_jobs",
+            "Jobs running now",
+            active_jobs.clone(),
+        );
+        registry.register(
+            "guestkit_worker_queue_depth",
+            "Jobs queued in the store",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "guestkit_handler_executions",
+            "Handler runs, by handler and outcome",
+            handler_executions.clone(),
+        );
+        registry.register(
+            "guestkit_handler_duration_seconds",
+            "Time spent in handlers",
+            handler_duration.clone(),
+        );
+        registry.register(
+            "guestkit_checksum_verifications",
+            "Image checksum verifications, by outcome",
+            checksums.clone(),
+        );
+        registry.register(
+            "guestkit_worker_disk_read_bytes",
+            "Bytes the engine read from images",
+            disk_read.clone(),
+        );
+        registry.register(
+            "guestkit_worker_disk_write_bytes",
+            "Bytes of results and outputs written",
+            disk_write.clone(),
+        );
+        registry.register(
+            "guestkit_worker_cpu_seconds",
+            "CPU time of the worker process (user + system)",
+            cpu.clone(),
+        );
+        registry.register(
+            "guestkit_worker_memory_bytes",
+            "Memory of the worker process, by type (rss, virtual)",
+            memory.clone(),
+        );
+        registry.register(
+            "guestkit_transport_fetches",
+            "Job documents taken from a transport",
+            fetches.clone(),
+        );
+        registry.register(
+            "guestkit_transport_errors",
+            "Transport failures (unreadable or rejected documents, claim errors)",
+            transport_errors.clone(),
+        );
+        Metrics {
+            registry,
+            jobs,
+            job_duration,
+            active_jobs,
+            queue_depth,
+            handler_executions,
+            handler_duration,
+            checksums,
+            disk_read,
+            disk_write,
+            cpu,
+            cpu_seen: AtomicU64::new(0),
+            memory,
+            fetches,
+            transport_errors,
+        }
+    }
+
+    /// A job started running.
+    pub fn job_started(&self) {
+        self.active_jobs.inc();
+    }
+
+    /// A job ended with `status` after `wall`; its handler ran for
+    /// `handler` (when it ran) and read `bytes_read` from its image.
+    pub fn job_ended(
+        &self,
+        operation: &str,
+        status: &str,
+        wall: Duration,
+        handler: Option<(Duration, bool)>,
+        bytes_read: u64,
+    ) {
+        self.active_jobs.dec();
+        self.jobs
+            .get_or_create(&OperationStatus {
+                operation: operation.to_string(),
+                status: status.to_string(),
+            })
+            .inc();
+        self.job_duration
+            .get_or_create(&OperationLabel {
+                operation: operation.to_string(),
+            })
+            .observe(wall.as_secs_f64());
+        if let Some((took, ok)) = handler {
+            self.handler_executions
+                .get_or_create(&HandlerStatus {
+                    handler: operation.to_string(),
+                    status: if ok { "success" } else { "failure" }.to_string(),
+                })
+                .inc();
+            self.handler_duration
+                .get_or_create(&HandlerLabel {
+                    handler: operation.to_string(),
+                })
+                .observe(took.as_secs_f64());
+        }
+        self.disk_read.inc_by(bytes_read);
+    }
+
+    /// A checksum step's outcome.
+    pub fn checksum(&self, outcome: ChecksumOutcome) {
+        let status = match outcome {
+            ChecksumOutcome::Success => "success",
+            ChecksumOutcome::Failure => "failure",
+            ChecksumOutcome::Skipped => "skipped",
+        };
+        self.checksums
+            .get_or_create(&StatusLabel {
+                status: status.into(),
+            })
+            .inc();
+    }
+
+    /// Result or output bytes written.
+    pub fn wrote(&self, bytes: u64) {
+        self.disk_write.inc_by(bytes);
+    }
+
+    /// A document taken from `transport`.
+    pub fn fetched(&self, transport: &str) {
+        self.fetches
+            .get_or_create(&TransportLabel {
+                transport: transport.into(),
+            })
+            .inc();
+    }
+
+    /// A failure of `transport`.
+    pub fn transport_error(&self, transport: &str) {
+        self.transport_errors
+            .get_or_create(&TransportLabel {
+                transport: transport.into(),
+            })
+            .inc();
+    }
+
+    /// Reads the process's CPU and memory from /proc.
+    fn sample_process(&self) {
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+            // Fields after the parenthesised command name: utime is the
+            // 14th field of the line, stime the 15th.
+            let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
+            let f: Vec<&str> = after.split_whitespace().collect();
+            let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            let total = ticks(11).saturating_add(ticks(12));
+            let before = self.cpu_seen.swap(total, Ordering::Relaxed);
+            if total > before {
+                self.cpu
+                    .inc_by(total.saturating_sub(before) as f64 / USER_HZ);
+            }
+        }
+        if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+            for (key, label) in [("VmRSS:", "rss"), ("VmSize:", "virtual")] {
+                let kib = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok());
+                if let Some(kib) = kib {
+                    self.memory
+                        .get_or_create(&TypeLabel {
+                            r#type: label.into(),
+                        })
+                        .set(kib.saturating_mul(1024));
+                }
+            }
+        }
+    }
+
+    /// The exposition text, with the queue depth and process figures
+    /// sampled now.
+    pub async fn render(&self, store: &dyn JobStore) -> String {
+        if let Ok(depth) = store.queue_depth().await {
+            self.queue_depth
+                .set(i64::try_from(depth).unwrap_or(i64::MAX));
+        }
+        self.sample_process();
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        out
+    }
+}
+
+#[derive(Clone)]
+struct MetricsState {
+    metrics: Arc<Metrics>,
+    store: Arc<dyn JobStore>,
+}
+
+async fn metrics_page(State(s): State<MetricsState>) -> impl IntoResponse {
+    let body = s.metrics.render(&*s.store).await;
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+}
+
+async fn health() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "application/json")], "{\"status\":\"ok\"}")
+}
+
+/// Serves `/metrics` and `/health` on `listener` until `stop` turns true.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    store: Arc<dyn JobStore>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(metrics_page))
+        .route("/health", get(health))
+        .with_state(MetricsState { metrics, store });
+    tracing::info!(addr = %listener.local_addr()?, "metrics endpoint listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+}

@@ -1,0 +1,197 @@
+//! The worker's Prometheus endpoint: every metric named once, each one
+//! moved by real jobs (inspections with a good, a bad and no checksum, an
+//! echo, a rejected document), `/health` answering.
+
+mod process;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use guestkit_job_spec::{echo_job, inspect_job, JobStatus};
+use process::Worker;
+use serde_json::{json, Value};
+
+fn get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
+
+/// The value of the sample `name{labels}` (exact text before the value).
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
+}
+
+#[test]
+fn every_metric_is_exported_once_and_moves() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let w = Worker::start(&["--metrics-enabled", "true", "--metrics-addr", &addr]);
+    let good = inspect_job("demo/demo.qcow2").build().expect("job");
+    let digest = guestkit_worker::digest_file(
+        &process::repo_root().join("demo/demo.qcow2"),
+        None,
+        &mut |_, _| {},
+        &|| false,
+    )
+    .expect("digest")
+    .digest;
+    let mut with_sum: Value = serde_json::to_value(&good).expect("json");
+    with_sum["payload"]["data"]["image"]["checksum"] = json!(digest.to_string());
+    let mut bad_sum = with_sum.clone();
+    bad_sum["job_id"] = json!("job-bad-sum");
+    bad_sum["payload"]["data"]["image"]["checksum"] = json!("0".repeat(64));
+    w.drop_text("good.json", &with_sum.to_string());
+    w.drop_text("bad.json", &bad_sum.to_string());
+    let plain = inspect_job("demo/demo.qcow2").build().expect("job");
+    w.drop_job(&plain);
+    let echo = echo_job(json!("hi")).build().expect("job");
+    w.drop_job(&echo);
+    w.drop_text("broken.json", "not json");
+    assert_eq!(
+        w.wait_result(&good.job_id, Duration::from_secs(60)).status,
+        JobStatus::Completed
+    );
+    assert_eq!(
+        w.wait_result("job-bad-sum", Duration::from_secs(60)).status,
+        JobStatus::Failed
+    );
+    assert_eq!(
+        w.wait_result(&plain.job_id, Duration::from_secs(60)).status,
+        JobStatus::Completed
+    );
+    assert_eq!(
+        w.wait_result(&echo.job_id, Duration::from_secs(60)).status,
+        JobStatus::Completed
+    );
+    w.wait_result("file-broken", Duration::from_secs(60));
+
+    let health = get(port, "/health");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.contains("\"status\":\"ok\""));
+    let page = get(port, "/metrics");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(!page.contains("_total_total"));
+    for (name, kind) in [
+        ("guestkit_worker_jobs", "counter"),
+        ("guestkit_worker_jobs_duration_seconds", "histogram"),
+        ("guestkit_worker_active_jobs", "gauge"),
+        ("guestkit_worker_queue_depth", "gauge"),
+        ("guestkit_handler_executions", "counter"),
+        ("guestkit_handler_duration_seconds", "histogram"),
+        ("guestkit_checksum_verifications", "counter"),
+        ("guestkit_worker_disk_read_bytes", "counter"),
+        ("guestkit_worker_disk_write_bytes", "counter"),
+        ("guestkit_worker_cpu_seconds", "counter"),
+        ("guestkit_worker_memory_bytes", "gauge"),
+        ("guestkit_transport_fetches", "counter"),
+        ("guestkit_transport_errors", "counter"),
+    ] {
+        let line = format!("# TYPE {name} {kind}");
+        assert_eq!(page.matches(&line).count(), 1, "{line}\n{page}");
+    }
+    assert_eq!(
+        sample(
+            &page,
+            "guestkit_worker_jobs_total{operation=\"guestkit.inspect\",status=\"completed\"}"
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            &page,
+            "guestkit_worker_jobs_total{operation=\"guestkit.inspect\",status=\"failed\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &page,
+            "guestkit_worker_jobs_total{operation=\"system.echo\",status=\"completed\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &page,
+            "guestkit_worker_jobs_duration_seconds_count{operation=\"guestkit.inspect\"}"
+        ),
+        3.0
+    );
+    assert!(
+        page.contains(
+            "guestkit_worker_jobs_duration_seconds_bucket{le=\"0.001\",operation=\"system.echo\"}"
+        ) || page.contains(
+            "guestkit_worker_jobs_duration_seconds_bucket{operation=\"system.echo\",le=\"0.001\"}"
+        ),
+        "sub-second buckets"
+    );
+    assert!(page.contains("le=\"2048.0\""), "buckets up to 2048 s");
+    assert_eq!(sample(&page, "guestkit_worker_active_jobs"), 0.0);
+    assert_eq!(sample(&page, "guestkit_worker_queue_depth"), 0.0);
+    assert_eq!(
+        sample(
+            &page,
+            "guestkit_handler_executions_total{handler=\"guestkit.inspect\",status=\"success\"}"
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            &page,
+            "guestkit_handler_duration_seconds_count{handler=\"guestkit.inspect\"}"
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            &page,
+            "guestkit_checksum_verifications_total{status=\"success\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &page,
+            "guestkit_checksum_verifications_total{status=\"failure\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &page,
+            "guestkit_checksum_verifications_total{status=\"skipped\"}"
+        ),
+        1.0
+    );
+    assert!(sample(&page, "guestkit_worker_disk_read_bytes_total") > 100_000.0);
+    assert!(sample(&page, "guestkit_worker_disk_write_bytes_total") > 10_000.0);
+    assert!(sample(&page, "guestkit_worker_cpu_seconds_total") > 0.0);
+    assert!(sample(&page, "guestkit_worker_memory_bytes{type=\"rss\"}") > 1e6);
+    assert!(sample(&page, "guestkit_worker_memory_bytes{type=\"virtual\"}") > 1e6);
+    assert_eq!(
+        sample(
+            &page,
+            "guestkit_transport_fetches_total{transport=\"file\"}"
+        ),
+        5.0
+    );
+    assert_eq!(
+        sample(&page, "guestkit_transport_errors_total{transport=\"file\"}"),
+        1.0
+    );
+}
