@@ -115,7 +115,7 @@ impl Policy {
             self.results_dir.join(given)
         };
         let name = match full.components().next_back() {
-            Some(Component::Normal(n)) => n.to_owned(),
+            Some(Component::Normal(n)) if !destination.ends_with('/') => n.to_owned(),
             _ => return Err(bad("does not end in a file name".into())),
         };
         let parent = full
