@@ -126,6 +126,7 @@ async fn run(config: WorkerConfig) -> Result<()> {
         results_dir = %config.results_dir.display(),
         store = %config.store_path.display(),
         max_concurrent = config.max_concurrent,
+        capabilities = %intake.worker().capabilities.iter().cloned().collect::<Vec<_>>().join(","),
         "worker started"
     );
     let (claiming_tx, claiming_rx) = watch::channel(true);
