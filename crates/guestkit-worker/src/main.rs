@@ -108,6 +108,12 @@ async fn run(config: WorkerConfig) -> Result<()> {
         wake.clone(),
         metrics.clone(),
     ));
+    let capabilities_text = identity
+        .capabilities
+        .iter()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(",");
     let intake = Arc::new(Intake::new(store.clone(), registry, policy, identity, wake));
     let transport = Arc::new(
         FileTransport::new(
@@ -126,7 +132,7 @@ async fn run(config: WorkerConfig) -> Result<()> {
         results_dir = %config.results_dir.display(),
         store = %config.store_path.display(),
         max_concurrent = config.max_concurrent,
-        capabilities = %intake.worker().capabilities.iter().cloned().collect::<Vec<_>>().join(","),
+        capabilities = %capabilities_text,
         "worker started"
     );
     let (claiming_tx, claiming_rx) = watch::channel(true);
