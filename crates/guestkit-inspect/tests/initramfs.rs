@@ -242,3 +242,67 @@ fn limits_bound_entries_and_decompressed_bytes() {
     .expect_err("entry limit");
     assert!(e.to_string().contains("more than 3 entries"), "{e}");
 }
+
+#[test]
+fn list_until_stops_once_satisfied() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let (early, main) = archives(dir);
+    sh(dir, "{ cat early.cpio; gzip -c main.cpio; } > img");
+    let f = std::fs::File::open(dir.join("img")).expect("open");
+    let mut seen = 0;
+    let got = initramfs::list_until(f, &Limits::default(), &mut |e| {
+        seen += 1;
+        e.module_name().as_deref() == Some("virtio_blk")
+    })
+    .expect("list");
+    assert!(!got.complete);
+    assert!(got.has_module("virtio_blk"));
+    assert!(
+        got.entries.len() < early.len() + main.len(),
+        "stopped early"
+    );
+    let full = listed(&dir.join("img")).expect("list");
+    assert!(full.complete);
+    assert_eq!(full.entries.len(), early.len() + main.len());
+    assert!(seen > 0 && seen <= got.entries.len());
+}
+
+/// The initramfs initramfs-tools built inside the mmdebstrap Debian 12
+/// guest (a real `linux-image-cloud-amd64` install) lists exactly like
+/// `gzip -dc | cpio -t`.
+#[test]
+fn the_debian_guests_own_initramfs_lists_like_cpio() {
+    let root = guestkit_fixtures::debian::debian_tree().expect("Debian guest fixture");
+    let boot = root.join("boot");
+    let img = std::fs::read_dir(&boot)
+        .expect("boot")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("initrd.img-"))
+        })
+        .expect("an initrd.img in the guest's /boot");
+    let head = std::fs::read(&img).expect("read initrd");
+    let tool = match head.get(..4) {
+        Some([0x1f, 0x8b, ..]) => "gzip -dc",
+        Some([0x28, 0xb5, 0x2f, 0xfd]) => "zstd -dc",
+        Some([0xfd, b'7', b'z', b'X']) => "xz -dc",
+        other => panic!("unexpected initramfs layout, starting {other:02x?}"),
+    };
+    let want = String::from_utf8(sh(
+        &boot,
+        &format!("{tool} {} | cpio --quiet -it", img.display()),
+    ))
+    .expect("utf8");
+    let got = listed(&img).expect("list");
+    assert!(got.complete);
+    let names: Vec<&str> = got.entries.iter().map(|e| e.path.as_str()).collect();
+    let want: Vec<&str> = want.lines().collect();
+    assert_eq!(names, want);
+    assert!(got.entries.len() > 100, "{} entries", got.entries.len());
+    for m in ["virtio_blk", "virtio_scsi", "virtio_pci", "virtio_net"] {
+        assert!(got.has_module(m), "{m}");
+    }
+}

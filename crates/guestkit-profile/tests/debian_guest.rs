@@ -73,6 +73,31 @@ fn debian_guest_findings() {
     assert!(!redirects.contains("/etc/sysctl.conf"), "{redirects}");
     assert_eq!(finding(&r, "time.sync").status, Status::Pass);
     assert_eq!(finding(&r, "migration.virtio-drivers").status, Status::Pass);
+    // The guest's own initramfs (initramfs-tools, gzip) carries the virtio
+    // disk drivers: read from the image, stopped once both are seen.
+    let initramfs = finding(&r, "migration.initramfs-virtio");
+    assert_eq!(initramfs.status, Status::Pass, "{initramfs:?}");
+    assert!(initramfs
+        .evidence
+        .iter()
+        .all(|e| e.source.starts_with("/boot/initrd.img-")));
+    let values: Vec<&str> = initramfs
+        .evidence
+        .iter()
+        .map(|e| e.value.as_str())
+        .collect();
+    assert_eq!(
+        values,
+        ["virtio_blk in the initramfs", "virtio_pci in the initramfs"]
+    );
+    // Debian's kernel builds THP as `always`.
+    let thp = finding(&r, "perf.transparent-hugepages");
+    assert_eq!(thp.status, Status::Fail);
+    assert!(thp.evidence[0].source.starts_with("/boot/config-"));
+    assert_eq!(
+        thp.evidence[0].value,
+        "CONFIG_TRANSPARENT_HUGEPAGE_ALWAYS=y"
+    );
     // The deep scan ran; nothing decided without evidence.
     assert_eq!(finding(&r, "fs.world-writable-dirs").status, Status::Pass);
     assert!(r.findings.iter().all(|f| f.status != Status::Error));

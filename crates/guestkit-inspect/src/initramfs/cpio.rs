@@ -21,6 +21,16 @@ pub struct Entry {
     pub size: u64,
 }
 
+impl Entry {
+    /// The kernel module this entry is (`…/dm-mod.ko.xz` → `dm_mod`:
+    /// `-` and `_` are the same in module names), if it is one.
+    pub fn module_name(&self) -> Option<String> {
+        let base = self.path.rsplit('/').next().unwrap_or("");
+        let (stem, ext) = base.split_once(".ko")?;
+        matches!(ext, "" | ".xz" | ".zst" | ".gz").then(|| stem.replace('-', "_"))
+    }
+}
+
 #[derive(Debug)]
 enum State {
     /// Collecting a header.

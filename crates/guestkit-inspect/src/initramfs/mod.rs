@@ -99,6 +99,9 @@ pub struct Initramfs {
     /// Every entry, in archive order (a later entry with the same path
     /// replaces an earlier one when the kernel unpacks).
     pub entries: Vec<Entry>,
+    /// Whether the whole file was read (false when [`list_until`] was
+    /// satisfied early).
+    pub complete: bool,
 }
 
 impl Initramfs {
@@ -107,12 +110,9 @@ impl Initramfs {
     /// the same in module names).
     pub fn has_module(&self, name: &str) -> bool {
         let want = name.replace('-', "_");
-        self.entries.iter().any(|e| {
-            let base = e.path.rsplit('/').next().unwrap_or("");
-            base.split_once(".ko").is_some_and(|(stem, ext)| {
-                matches!(ext, "" | ".xz" | ".zst" | ".gz") && stem.replace('-', "_") == want
-            })
-        })
+        self.entries
+            .iter()
+            .any(|e| e.module_name().is_some_and(|m| m == want))
     }
 
     /// Whether it holds a file at `path` (with or without a leading `/`).
@@ -126,6 +126,46 @@ impl Initramfs {
 
 /// Lists the initramfs read from `source`.
 pub fn list(source: impl Read, limits: &Limits) -> Result<Initramfs, InitramfsError> {
+    list_until(source, limits, &mut |_| false)
+}
+
+/// Watches entries as they are listed, for [`list_until`].
+struct Watch<'a> {
+    enough: &'a mut dyn FnMut(&Entry) -> bool,
+    /// Entries of the current segment already shown to `enough`.
+    seen: usize,
+    satisfied: bool,
+}
+
+impl Watch<'_> {
+    /// Shows `enough` the entries it has not seen; true once it is
+    /// satisfied.
+    fn look(&mut self, entries: &[Entry]) -> bool {
+        for e in entries.get(self.seen..).unwrap_or_default() {
+            if !self.satisfied && (self.enough)(e) {
+                self.satisfied = true;
+            }
+        }
+        self.seen = entries.len();
+        self.satisfied
+    }
+}
+
+/// Lists the initramfs read from `source` until `enough` returns true for
+/// an entry (everything needed has been seen): the rest of the file is
+/// then neither read nor decompressed, and the listing is marked
+/// incomplete. A large initramfs costs a decompression of tens of
+/// megabytes; a question answered early need not pay it.
+pub fn list_until(
+    source: impl Read,
+    limits: &Limits,
+    enough: &mut dyn FnMut(&Entry) -> bool,
+) -> Result<Initramfs, InitramfsError> {
+    let mut watch = Watch {
+        enough,
+        seen: 0,
+        satisfied: false,
+    };
     let mut reader = Counting::new(source);
     let mut out = Initramfs::default();
     let mut budget = Budget {
@@ -150,9 +190,10 @@ pub fn list(source: impl Read, limits: &Limits) -> Result<Initramfs, InitramfsEr
             Some(Compression::None) => CpioParser::at(parser_limits, offset),
             _ => CpioParser::new(parser_limits),
         };
+        watch.seen = 0;
         match compression {
             Some(Compression::None) => {
-                uncompressed_archive(&mut reader, &mut parser)?;
+                uncompressed_archive(&mut reader, &mut parser, &mut watch)?;
             }
             Some(c) => {
                 let mut sink = CpioSink {
@@ -161,13 +202,17 @@ pub fn list(source: impl Read, limits: &Limits) -> Result<Initramfs, InitramfsEr
                     segment: offset,
                     compression: c,
                     error: None,
+                    watch: &mut watch,
                 };
-                decompress::decode(c, &mut reader, &mut sink, offset)?;
+                let decoded = decompress::decode(c, &mut reader, &mut sink, offset);
                 if let Some(e) = sink.error.take() {
                     return Err(e);
                 }
-                if let Some(e) = parser.unfinished() {
-                    return Err(e);
+                if !sink.watch.satisfied {
+                    decoded?;
+                    if let Some(e) = parser.unfinished() {
+                        return Err(e);
+                    }
                 }
             }
             None => {
@@ -184,7 +229,11 @@ pub fn list(source: impl Read, limits: &Limits) -> Result<Initramfs, InitramfsEr
             entries: entries.len(),
         });
         out.entries.extend(entries);
+        if watch.satisfied {
+            return Ok(out);
+        }
     }
+    out.complete = true;
     Ok(out)
 }
 
@@ -192,8 +241,9 @@ pub fn list(source: impl Read, limits: &Limits) -> Result<Initramfs, InitramfsEr
 fn uncompressed_archive<R: Read>(
     reader: &mut Counting<R>,
     parser: &mut CpioParser,
+    watch: &mut Watch<'_>,
 ) -> Result<(), InitramfsError> {
-    while !parser.at_end() {
+    while !parser.at_end() && !watch.look(parser.entries()) {
         let offset = reader.offset;
         let buf = reader
             .fill_buf()
@@ -218,16 +268,17 @@ struct Budget {
 
 /// Where a decompressor writes: the cpio parser of the segment, which
 /// may hold several concatenated archives separated by zero padding.
-struct CpioSink<'a> {
+struct CpioSink<'a, 'b> {
     parser: &'a mut CpioParser,
     budget: &'a mut Budget,
     segment: u64,
     compression: Compression,
     /// The first parse error (the decompressor only sees an I/O error).
     error: Option<InitramfsError>,
+    watch: &'a mut Watch<'b>,
 }
 
-impl CpioSink<'_> {
+impl CpioSink<'_, '_> {
     fn take(&mut self, data: &[u8]) -> Result<(), InitramfsError> {
         if data.len() as u64 > self.budget.left {
             return Err(InitramfsError::Limit {
@@ -258,14 +309,21 @@ impl CpioSink<'_> {
         }
         Ok(())
     }
+
+    /// Whether the watcher has what it needs (the decoder is then
+    /// stopped).
+    fn satisfied(&mut self) -> bool {
+        self.watch.look(self.parser.entries())
+    }
 }
 
-impl std::io::Write for CpioSink<'_> {
+impl std::io::Write for CpioSink<'_, '_> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if self.error.is_some() {
+        if self.error.is_some() || self.watch.satisfied {
             return Err(std::io::Error::other("initramfs listing stopped"));
         }
         match self.take(data) {
+            Ok(()) if self.satisfied() => Err(std::io::Error::other("initramfs listing complete")),
             Ok(()) => Ok(data.len()),
             Err(e) => {
                 let msg = e.to_string();

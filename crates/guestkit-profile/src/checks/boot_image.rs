@@ -85,8 +85,12 @@ pub fn listed_at(list: &str, module: &str) -> Option<usize> {
 
 impl BootImage {
     /// The boot kernel of `ctx`'s guest: the default boot entry's kernel
-    /// when it is installed, else the newest.
-    pub fn read(ctx: &Ctx<'_>) -> Result<BootImage, Outcome> {
+    /// when it is installed, else the newest. `needs` are the groups of
+    /// drivers the checks will ask about (any one driver of a group
+    /// serves): the initramfs is read only until each group not built in
+    /// has a member there, since decompressing all of a large initramfs
+    /// costs far more than the answer needs.
+    pub fn read(ctx: &Ctx<'_>, needs: &[&[Driver]]) -> Result<BootImage, Outcome> {
         let files = ctx.files()?;
         let Some(kernels) = &ctx.os.kernels else {
             return Err(Outcome::na("the report has no kernels section"));
@@ -110,39 +114,60 @@ impl BootImage {
         let builtin = read(dir.as_ref().map(|d| format!("{d}/modules.builtin")));
         let dep = read(dir.as_ref().map(|d| format!("{d}/modules.dep")));
         let config = read(kernel.config.clone());
-        let initramfs = kernel.initrd.clone().map(|path| {
-            let listing = files
-                .tree()
-                .open_file(path.as_bytes())
-                .map_err(|e| e.to_string())
-                .and_then(|f| initramfs::list(f, &Limits::default()).map_err(|e| e.to_string()));
-            (path, listing)
-        });
-        Ok(BootImage {
+        let mut image = BootImage {
             kernel,
             builtin,
             dep,
             config,
-            initramfs,
-        })
+            initramfs: None,
+        };
+        // Groups the initramfs must answer: those with no built-in member.
+        let mut pending: Vec<Vec<String>> = needs
+            .iter()
+            .filter(|group| !group.iter().any(|d| image.built_in(d).is_some()))
+            .map(|group| group.iter().map(|d| d.module.replace('-', "_")).collect())
+            .collect();
+        image.initramfs = image.kernel.initrd.clone().map(|path| {
+            let mut enough = |e: &initramfs::Entry| {
+                if let Some(m) = e.module_name() {
+                    pending.retain(|group| !group.contains(&m));
+                }
+                pending.is_empty()
+            };
+            let listing = files
+                .tree()
+                .open_file(path.as_bytes())
+                .map_err(|e| e.to_string())
+                .and_then(|f| {
+                    initramfs::list_until(f, &Limits::default(), &mut enough)
+                        .map_err(|e| e.to_string())
+                });
+            (path, listing)
+        });
+        Ok(image)
     }
 
-    /// How the kernel gets `driver`.
-    pub fn provision(&self, driver: &Driver) -> Provision {
+    /// Evidence that `driver` is built into the kernel, if it is.
+    fn built_in(&self, driver: &Driver) -> Option<Evidence> {
         if let Some((path, text)) = &self.builtin {
             if let Some(line) = listed_at(text, driver.module) {
-                return Provision::BuiltIn(Evidence::file(
+                return Some(Evidence::file(
                     path.clone(),
                     Some(line),
                     format!("{} built in", driver.module),
                 ));
             }
         }
-        if let Some((path, text)) = &self.config {
-            let set = format!("{}=y", driver.config);
-            if let Some(i) = text.lines().position(|l| l.trim() == set) {
-                return Provision::BuiltIn(Evidence::file(path.clone(), Some(i + 1), set));
-            }
+        let (path, text) = self.config.as_ref()?;
+        let set = format!("{}=y", driver.config);
+        let i = text.lines().position(|l| l.trim() == set)?;
+        Some(Evidence::file(path.clone(), Some(i + 1), set))
+    }
+
+    /// How the kernel gets `driver`.
+    pub fn provision(&self, driver: &Driver) -> Provision {
+        if let Some(e) = self.built_in(driver) {
+            return Provision::BuiltIn(e);
         }
         if let Some((path, Ok(listing))) = &self.initramfs {
             if listing.has_module(driver.module) {

@@ -35,6 +35,36 @@ const MD_MOD: Driver = Driver {
     config: "CONFIG_BLK_DEV_MD",
 };
 
+/// A virtio disk: either controller driver serves.
+const VIRTIO_DISK: &[Driver] = &[VIRTIO_BLK, VIRTIO_SCSI];
+/// The virtio PCI transport.
+const VIRTIO_TRANSPORT: &[Driver] = &[VIRTIO_PCI];
+
+/// The root filesystem entry of the guest's fstab, with the driver groups
+/// mounting it needs (its filesystem; device-mapper or md under it).
+fn root_needs<'c>(
+    ctx: &'c Ctx<'_>,
+) -> Option<(&'c guestkit_fs::fstab::FstabEntry, Vec<&'static [Driver]>)> {
+    let fstab = ctx.fstab().ok()??;
+    let root = fstab.iter().find(|e| e.mountpoint == "/")?;
+    let mut groups: Vec<&'static [Driver]> = vec![fs_drivers(&root.fs_type)?];
+    match root.device {
+        DeviceSpec::LogicalVolume { .. } => groups.push(&[DM_MOD]),
+        DeviceSpec::Md(_) => groups.push(&[MD_MOD]),
+        _ => {}
+    }
+    Some((root, groups))
+}
+
+/// Every driver group the migration checks ask the boot image about.
+pub fn boot_needs(ctx: &Ctx<'_>) -> Vec<&'static [Driver]> {
+    let mut needs = vec![VIRTIO_DISK, VIRTIO_TRANSPORT];
+    if let Some((_, groups)) = root_needs(ctx) {
+        needs.extend(groups);
+    }
+    needs
+}
+
 /// The driver of a root filesystem type (ext2/ext3 are served by ext4
 /// on current kernels, by their own module on old ones).
 fn fs_drivers(fs_type: &str) -> Option<&'static [Driver]> {
@@ -175,7 +205,7 @@ fn initramfs_virtio(ctx: &Ctx<'_>) -> Outcome {
     let boot = tri!(ctx.boot_image());
     boot_requirement(
         boot,
-        &[&[VIRTIO_BLK, VIRTIO_SCSI], &[VIRTIO_PCI]],
+        &[VIRTIO_DISK, VIRTIO_TRANSPORT],
         "reach a virtio disk",
     )
 }
@@ -188,19 +218,13 @@ fn root_fs_support(ctx: &Ctx<'_>) -> Outcome {
     let Some(root) = fstab.and_then(|f| f.iter().find(|e| e.mountpoint == "/")) else {
         return Outcome::na("no root entry in /etc/fstab");
     };
-    let Some(fs) = fs_drivers(&root.fs_type) else {
+    let Some((_, groups)) = root_needs(ctx) else {
         return Outcome::na(format!(
             "root filesystem type {:?} is not one this check knows",
             root.fs_type
         ));
     };
     let boot = tri!(ctx.boot_image());
-    let mut groups: Vec<&[Driver]> = vec![fs];
-    match root.device {
-        DeviceSpec::LogicalVolume { .. } => groups.push(&[DM_MOD]),
-        DeviceSpec::Md(_) => groups.push(&[MD_MOD]),
-        _ => {}
-    }
     boot_requirement(
         boot,
         &groups,

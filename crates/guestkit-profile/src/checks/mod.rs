@@ -273,7 +273,7 @@ impl<'a> Ctx<'a> {
     /// (read once).
     pub fn boot_image(&self) -> Result<&boot_image::BootImage, Outcome> {
         self.boot
-            .get_or_init(|| boot_image::BootImage::read(self))
+            .get_or_init(|| boot_image::BootImage::read(self, &migration::boot_needs(self)))
             .as_ref()
             .map_err(Clone::clone)
     }
