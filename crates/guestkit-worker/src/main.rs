@@ -131,6 +131,7 @@ async fn run(config: WorkerConfig) -> Result<()> {
                     registry,
                     claiming: claiming_rx.clone(),
                     stop: stop_rx.clone(),
+                    body_limit: settings.body_limit,
                 },
             )
             .await?,

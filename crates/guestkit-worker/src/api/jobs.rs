@@ -83,7 +83,17 @@ pub async fn submit_job(
     State(state): State<ApiState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|r| from_rejection(r.status(), r.body_text()))?;
+    let body = body.map_err(|r| {
+        let mut e = from_rejection(r.status(), r.body_text());
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            let limit = state.inner.body_limit;
+            e.message = format!(
+                "the request body is larger than the limit of {limit} bytes (--api-body-limit)"
+            );
+            e.details = Some(json!({"limit_bytes": limit}));
+        }
+        e
+    })?;
     if state.draining() {
         let mut e = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

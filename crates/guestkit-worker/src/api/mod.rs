@@ -69,6 +69,8 @@ struct Inner {
     /// Turns true when the API must stop (event streams end).
     stop: watch::Receiver<bool>,
     started: Instant,
+    /// Largest request body, in bytes.
+    body_limit: usize,
     /// The OpenAPI document, built once.
     openapi: serde_json::Value,
 }
@@ -84,6 +86,8 @@ pub struct ApiParts {
     pub claiming: watch::Receiver<bool>,
     /// Turns true when the API must stop.
     pub stop: watch::Receiver<bool>,
+    /// Largest request body, in bytes.
+    pub body_limit: usize,
 }
 
 impl ApiState {
@@ -102,6 +106,7 @@ impl ApiState {
                 claiming: parts.claiming,
                 stop: parts.stop,
                 started: Instant::now(),
+                body_limit: parts.body_limit,
                 openapi: openapi::document(),
             }),
         }
@@ -147,7 +152,8 @@ pub(crate) fn routes(state: Option<ApiState>) -> OpenApiRouter<ApiState> {
 }
 
 /// The API's router, ready to serve.
-pub fn router(state: ApiState, body_limit: usize) -> Router {
+pub fn router(state: ApiState) -> Router {
+    let body_limit = state.inner.body_limit;
     let (router, _) = routes(Some(state.clone())).split_for_parts();
     router
         .fallback(error::no_route)
@@ -201,7 +207,7 @@ impl Api {
         Ok(Api {
             listener,
             tls: settings.tls.clone(),
-            app: router(state, settings.body_limit),
+            app: router(state),
         })
     }
 
