@@ -14,10 +14,10 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use serde_json::json;
 use tokio::sync::broadcast;
 
 use super::error::{from_rejection, ApiError};
+use super::model::{EventKind, EventStreamItem, ProgressEvent, StatusEvent};
 use super::ApiState;
 use crate::executor::Finished;
 use crate::status::JobStatus;
@@ -41,11 +41,11 @@ struct Watch {
 }
 
 impl Watch {
-    fn push(&mut self, kind: &str, data: serde_json::Value) {
+    fn push(&mut self, kind: EventKind, data: &impl serde::Serialize) {
         let event = Event::default()
-            .event(kind)
+            .event(kind.name())
             .id(self.next_id.to_string())
-            .data(data.to_string());
+            .data(serde_json::to_string(data).unwrap_or_default());
         self.next_id = self.next_id.saturating_add(1);
         self.queue.push_back(event);
     }
@@ -92,10 +92,8 @@ impl Watch {
         let job = match store.get(&self.job_id).await {
             Ok(Some(j)) => j,
             Ok(None) => {
-                self.push(
-                    "error",
-                    json!({"error": "not_found", "message": format!("job {:?} is gone", self.job_id)}),
-                );
+                let gone = ApiError::job_not_found(&self.job_id);
+                self.push(EventKind::Error, &gone);
                 self.done = true;
                 return;
             }
@@ -107,32 +105,28 @@ impl Watch {
         let new: Vec<_> = progress.iter().skip(self.sent_progress).cloned().collect();
         self.sent_progress = progress.len();
         for p in new {
-            self.push(
-                "progress",
-                json!({
-                    "job_id": self.job_id,
-                    "attempt": p.attempt,
-                    "phase": p.phase,
-                    "percent": p.percent,
-                    "message": p.message,
-                    "at": p.at,
-                }),
-            );
+            let event = ProgressEvent {
+                job_id: self.job_id.clone(),
+                attempt: p.attempt,
+                phase: p.phase,
+                percent: p.percent,
+                message: p.message,
+                at: p.at,
+            };
+            self.push(EventKind::Progress, &event);
         }
         if self.sent_status != Some((job.status, job.attempt)) {
             self.sent_status = Some((job.status, job.attempt));
-            self.push(
-                "status",
-                json!({
-                    "job_id": self.job_id,
-                    "status": job.status,
-                    "attempt": job.attempt,
-                    "worker_id": job.worker_id,
-                    "terminal": job.status.is_terminal(),
-                    "error_code": job.error_code,
-                    "at": job.updated_at,
-                }),
-            );
+            let event = StatusEvent {
+                job_id: self.job_id.clone(),
+                status: job.status,
+                attempt: job.attempt,
+                worker_id: job.worker_id.clone(),
+                terminal: job.status.is_terminal(),
+                error_code: job.error_code.clone(),
+                at: job.updated_at,
+            };
+            self.push(EventKind::Status, &event);
         }
         if job.status.is_terminal() {
             self.done = true;
@@ -154,7 +148,7 @@ impl Watch {
     operation_id = "job_events",
     params(("id" = String, Path, description = "Job id")),
     responses(
-        (status = 200, description = "An event stream that ends when the job does", content_type = "text/event-stream", body = String),
+        (status = 200, description = "An event stream that ends when the job does; `schema` describes each event", content_type = "text/event-stream", body = EventStreamItem),
         (status = 404, description = "No such job", body = ApiError),
     ),
     security(("bearer_token" = []))

@@ -190,7 +190,6 @@ pub async fn list_jobs(
     let before = q
         .cursor
         .as_deref()
-        .filter(|c| !c.is_empty())
         .map(str::parse::<ListCursor>)
         .transpose()
         .map_err(|e| ApiError::bad_request(format!("cursor: {e}")))?;

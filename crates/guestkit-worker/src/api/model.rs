@@ -304,7 +304,83 @@ pub struct ListQuery {
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^-?[0-9]{1,18}\.[0-9]{1,18}$")]
     pub cursor: Option<String>,
+}
+
+/// Kinds of events of a job's event stream.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// `data` is a [`StatusEvent`].
+    Status,
+    /// `data` is a [`ProgressEvent`].
+    Progress,
+    /// `data` is an [`ApiError`](super::ApiError): the job is gone.
+    Error,
+}
+
+impl EventKind {
+    /// The name in the stream (`event: status`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Status => "status",
+            EventKind::Progress => "progress",
+            EventKind::Error => "error",
+        }
+    }
+}
+
+/// One event of `GET /api/v1/jobs/{id}/events`, as a client reads it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventStreamItem {
+    /// What `data` is.
+    pub event: EventKind,
+    /// The event, as JSON text (a `StatusEvent`, a `ProgressEvent`, or
+    /// an `ApiError`).
+    pub data: String,
+    /// Sequence number of the event in this stream, from 1.
+    #[schema(pattern = "^[0-9]+$")]
+    pub id: String,
+}
+
+/// `event: status`: the job's status, sent at the start and on every
+/// change; the last one of a stream is terminal.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StatusEvent {
+    /// The job.
+    pub job_id: String,
+    /// Its status.
+    #[schema(schema_with = status_schema)]
+    pub status: JobStatus,
+    /// Its attempt.
+    pub attempt: u32,
+    /// The worker holding (or that ran) it.
+    pub worker_id: Option<String>,
+    /// Whether the status is terminal (the stream ends after it).
+    pub terminal: bool,
+    /// Error code of a job that did not complete.
+    pub error_code: Option<String>,
+    /// When the job last changed.
+    pub at: DateTime<Utc>,
+}
+
+/// `event: progress`: one progress report, every one from the first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProgressEvent {
+    /// The job.
+    pub job_id: String,
+    /// The attempt that reported it.
+    pub attempt: u32,
+    /// The phase.
+    pub phase: String,
+    /// 0 to 100.
+    #[schema(minimum = 0, maximum = 100)]
+    pub percent: u8,
+    /// Free text.
+    pub message: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// The answer to a cancellation.

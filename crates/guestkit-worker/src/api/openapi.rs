@@ -10,6 +10,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::error::ApiError;
+use super::model::{ProgressEvent, StatusEvent};
 use super::{json_set, json_slot};
 
 #[derive(OpenApi)]
@@ -25,7 +26,7 @@ Every error is `{error, message, details}`.",
         (name = "jobs", description = "Submitting, following and cancelling jobs"),
         (name = "worker", description = "What the worker runs and whether it is up")
     ),
-    components(schemas(ApiError))
+    components(schemas(ApiError, StatusEvent, ProgressEvent))
 )]
 struct ApiDoc;
 
@@ -113,7 +114,67 @@ fn finish(doc: &mut Value) {
             }
         }
     }
+    json_set(
+        doc,
+        &[
+            "components",
+            "schemas",
+            "EventStreamItem",
+            "properties",
+            "data",
+            "contentMediaType",
+        ],
+        json!("application/json"),
+    );
+    json_set(
+        doc,
+        &[
+            "components",
+            "schemas",
+            "EventStreamItem",
+            "properties",
+            "data",
+            "contentSchema",
+        ],
+        json!({"oneOf": [
+            {"$ref": "#/components/schemas/StatusEvent"},
+            {"$ref": "#/components/schemas/ProgressEvent"},
+            {"$ref": "#/components/schemas/ApiError"}
+        ]}),
+    );
+    link_submissions(doc);
     embed_job_schema(doc);
+}
+
+/// Links from a submission's answer to the operations on the job it
+/// names (clients and stateful testers follow them).
+fn link_submissions(doc: &mut Value) {
+    let mut links = Map::new();
+    for (name, op) in [
+        ("GetJob", "get_job"),
+        ("GetResult", "get_result"),
+        ("JobEvents", "job_events"),
+        ("CancelJob", "cancel_job"),
+    ] {
+        links.insert(
+            name.to_string(),
+            json!({"operationId": op, "parameters": {"id": "$response.body#/job_id"}}),
+        );
+    }
+    for status in ["200", "202"] {
+        json_set(
+            doc,
+            &[
+                "paths",
+                "/api/v1/jobs",
+                "post",
+                "responses",
+                status,
+                "links",
+            ],
+            Value::Object(links.clone()),
+        );
+    }
 }
 
 /// Rewrites `#/$defs/X` references as `#/components/schemas/X`.
@@ -149,6 +210,21 @@ fn embed_job_schema(doc: &mut Value) {
         .unwrap_or_default();
     if let Some(m) = schema.as_object_mut() {
         m.remove("$schema");
+    }
+    // The protocol's validation needs `payload.data` where the schema
+    // gives it a shape (inspect, profile): say so here too.
+    if let Some(rules) = schema.get_mut("allOf").and_then(Value::as_array_mut) {
+        for rule in rules {
+            let Some(payload) = json_slot(rule, &["then", "properties", "payload"]) else {
+                continue;
+            };
+            let shaped = payload
+                .pointer("/properties/data")
+                .is_some_and(Value::is_object);
+            if shaped {
+                json_set(payload, &["required"], json!(["type", "data"]));
+            }
+        }
     }
     let operations: Vec<&str> = Operation::ALL.iter().map(|o| o.name()).collect();
     json_set(
