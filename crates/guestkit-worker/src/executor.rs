@@ -319,7 +319,13 @@ impl Executor {
             if let Ok(mut r) = self.running.lock() {
                 r.remove(&job.job_id);
             }
-            tracing::error!(error = %e, "cannot start the job");
+            match e {
+                // Cancelled (or otherwise ended) after the claim.
+                crate::store::StoreError::IllegalTransition { from, .. } if from.is_terminal() => {
+                    tracing::info!(status = %from, "the job ended before it started");
+                }
+                e => tracing::error!(error = %e, "cannot start the job"),
+            }
             return report;
         }
         let mut result = JobResult::for_job(&doc, self.config.worker_id.clone());

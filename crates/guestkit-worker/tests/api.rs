@@ -895,3 +895,34 @@ fn tls_with_rustls() {
     let _ = plain.read_to_end(&mut raw);
     assert!(!raw.starts_with(b"HTTP/1.1 200"), "plain HTTP was answered");
 }
+
+/// SIGTERM: the API refuses new jobs (503) and reports not ready while
+/// running jobs drain; an open event stream sees its job cancelled at the
+/// end of the grace period and ends; the process exits 0.
+#[test]
+fn sigterm_drains_then_closes_the_api() {
+    let mut api = Api::start(&["--grace-seconds", "1"]);
+    let job = echo(json!({"delay_ms": 60_000}));
+    let id = job["job_id"].as_str().expect("id").to_string();
+    assert_eq!(api.post(&job).status, 202);
+    api.wait_job(&id, "the job to run", |j| j["status"] == "running");
+    let events = std::thread::scope(|scope| {
+        let stream = scope.spawn(|| read_events(&api, &id, READ).0);
+        std::thread::sleep(Duration::from_millis(300));
+        api.worker.signal("TERM");
+        std::thread::sleep(Duration::from_millis(200));
+        api.post(&echo(json!({}))).assert_error(503, "unavailable");
+        api.request("GET", "/ready", None, b"")
+            .assert_error(503, "unavailable");
+        assert_eq!(
+            api.request("GET", "/health", None, b"").json()["draining"],
+            true
+        );
+        stream.join().expect("stream")
+    });
+    let (kind, last) = events.last().expect("events");
+    assert_eq!(kind, "status");
+    assert_eq!(last["status"], "cancelled");
+    let status = api.worker.wait_exit(Duration::from_secs(15));
+    assert!(status.success(), "{status:?}\n{}", api.worker.log());
+}
