@@ -110,6 +110,12 @@ async fn run(config: WorkerConfig) -> Result<()> {
         wake.clone(),
         metrics.clone(),
     ));
+    let capabilities_text = identity
+        .capabilities
+        .iter()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(",");
     let intake = Arc::new(Intake::new(
         store.clone(),
         registry.clone(),
@@ -155,6 +161,7 @@ async fn run(config: WorkerConfig) -> Result<()> {
         results_dir = %config.results_dir.display(),
         store = %config.store_path.display(),
         max_concurrent = config.max_concurrent,
+        capabilities = %capabilities_text,
         "worker started"
     );
     let api_task = api.map(|api| tokio::spawn(api.serve(stop_rx.clone())));
