@@ -91,7 +91,9 @@ if [[ -n "$SEED" ]]; then
     args+=(--seed "$SEED")
 fi
 status=0
-SCHEMATHESIS_HOOKS= "$VENV/bin/schemathesis" "${args[@]}" || status=$?
+# Run from the work directory: schemathesis keeps its cache (.schemathesis/)
+# in the current directory.
+(cd "$WORK" && SCHEMATHESIS_HOOKS= "$VENV/bin/schemathesis" "${args[@]}") || status=$?
 
 if grep -qi "panicked" "$WORK/worker.log"; then
     echo "schemathesis.sh: the worker panicked; its log:" >&2
