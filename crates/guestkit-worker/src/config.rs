@@ -116,6 +116,48 @@ pub struct Args {
     /// Log format.
     #[arg(long, env = "GUESTKIT_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// Flags of the REST API (`--api-…`).
+#[derive(Debug, clap::Args, Default)]
+pub struct ApiArgs {
+    /// Serve the REST API (`--api-enabled` alone means true).
+    #[arg(long, env = "GUESTKIT_API_ENABLED", num_args = 0..=1, default_missing_value = "true")]
+    pub api_enabled: Option<bool>,
+    /// Address of the REST API (default 0.0.0.0:8080).
+    #[arg(long, env = "GUESTKIT_API_ADDR")]
+    pub api_addr: Option<SocketAddr>,
+    /// Largest request body in bytes (default 1048576).
+    #[arg(long, env = "GUESTKIT_API_BODY_LIMIT")]
+    pub api_body_limit: Option<usize>,
+    /// File of API tokens, one `ROLE TOKEN` a line (roles `read` and
+    /// `submit`; submit implies read; `#` starts a comment).
+    #[arg(long, env = "GUESTKIT_API_TOKENS_FILE")]
+    pub api_tokens: Option<PathBuf>,
+    /// API tokens as `ROLE:TOKEN,ROLE:TOKEN` (prefer the environment
+    /// variable: a command line is visible to every local user).
+    #[arg(long, env = "GUESTKIT_API_TOKENS", hide_env_values = true)]
+    pub api_token_list: Option<String>,
+    /// Serve the API without tokens (every request may read, submit and
+    /// cancel). Without tokens and without this flag the worker refuses
+    /// to start the API.
+    #[arg(long, env = "GUESTKIT_API_INSECURE_NO_AUTH", num_args = 0..=1, default_missing_value = "true")]
+    pub api_insecure_no_auth: Option<bool>,
+    /// Requests per second allowed per token, 0 for no limit (default 50).
+    #[arg(long, env = "GUESTKIT_API_RATE_LIMIT")]
+    pub api_rate_limit: Option<f64>,
+    /// Requests a token may make at once above the rate (default: twice
+    /// the rate, at least 1).
+    #[arg(long, env = "GUESTKIT_API_RATE_BURST")]
+    pub api_rate_burst: Option<u32>,
+    /// PEM certificate chain: serve the API over TLS (with --api-tls-key).
+    #[arg(long, env = "GUESTKIT_API_TLS_CERT")]
+    pub api_tls_cert: Option<PathBuf>,
+    /// PEM private key of --api-tls-cert.
+    #[arg(long, env = "GUESTKIT_API_TLS_KEY")]
+    pub api_tls_key: Option<PathBuf>,
 }
 
 /// The TOML file: the same settings, snake_case keys.
@@ -141,7 +183,36 @@ pub struct FileConfig {
     pub rescan_ms: Option<u64>,
     pub retry_backoff_ms: Option<u64>,
     pub log_format: Option<LogFormat>,
+    pub api_enabled: Option<bool>,
+    pub api_addr: Option<SocketAddr>,
+    pub api_body_limit: Option<usize>,
+    pub api_tokens: Option<PathBuf>,
+    pub api_insecure_no_auth: Option<bool>,
+    pub api_rate_limit: Option<f64>,
+    pub api_rate_burst: Option<u32>,
+    pub api_tls_cert: Option<PathBuf>,
+    pub api_tls_key: Option<PathBuf>,
 }
+
+/// Settings of the REST API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiSettings {
+    pub addr: SocketAddr,
+    pub body_limit: usize,
+    /// File of `ROLE TOKEN` lines.
+    pub tokens_file: Option<PathBuf>,
+    /// `ROLE:TOKEN,…` (from the environment).
+    pub token_list: Option<String>,
+    pub insecure_no_auth: bool,
+    /// Requests per second per token; 0: unlimited.
+    pub rate_limit: f64,
+    pub rate_burst: u32,
+    /// Certificate chain and key (PEM): TLS when set.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// Default `--api-body-limit`: 1 MiB.
+pub const DEFAULT_API_BODY_LIMIT: usize = 1 << 20;
 
 /// The settings in force.
 #[derive(Debug, Clone)]
@@ -163,6 +234,8 @@ pub struct WorkerConfig {
     pub rescan: Duration,
     pub retry_backoff: Duration,
     pub log_format: LogFormat,
+    /// The REST API, when enabled.
+    pub api: Option<ApiSettings>,
 }
 
 /// Most jobs at once: more would only queue on two cores' worth of I/O.
@@ -205,6 +278,7 @@ impl WorkerConfig {
 
     /// `args` over `file` over the defaults.
     pub fn merge(args: Args, file: FileConfig) -> Result<Self, ConfigError> {
+        let api = api_settings(args.api, &file)?;
         let state_dir = args
             .state_dir
             .or(file.state_dir)
@@ -273,8 +347,84 @@ impl WorkerConfig {
                     .unwrap_or(1000),
             ),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            api,
         })
     }
+}
+
+/// The API settings of `args` over `file`; `None` when the API is off.
+fn api_settings(args: ApiArgs, file: &FileConfig) -> Result<Option<ApiSettings>, ConfigError> {
+    if !args.api_enabled.or(file.api_enabled).unwrap_or(false) {
+        return Ok(None);
+    }
+    let invalid = |field, message: String| ConfigError::Invalid { field, message };
+    let body_limit = args
+        .api_body_limit
+        .or(file.api_body_limit)
+        .unwrap_or(DEFAULT_API_BODY_LIMIT);
+    if body_limit == 0 {
+        return Err(invalid("api_body_limit", "0 bytes admits no job".into()));
+    }
+    let rate_limit = args.api_rate_limit.or(file.api_rate_limit).unwrap_or(50.0);
+    if !rate_limit.is_finite() || rate_limit < 0.0 {
+        return Err(invalid(
+            "api_rate_limit",
+            format!("{rate_limit} (requests per second, 0 for no limit)"),
+        ));
+    }
+    let rate_burst = args
+        .api_rate_burst
+        .or(file.api_rate_burst)
+        .unwrap_or_else(|| ((rate_limit * 2.0).ceil() as u32).max(1));
+    if rate_burst == 0 {
+        return Err(invalid("api_rate_burst", "0 admits no request".into()));
+    }
+    let tls = match (
+        args.api_tls_cert.or_else(|| file.api_tls_cert.clone()),
+        args.api_tls_key.or_else(|| file.api_tls_key.clone()),
+    ) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(invalid(
+                "api_tls_key",
+                "missing: --api-tls-cert needs --api-tls-key".into(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(invalid(
+                "api_tls_cert",
+                "missing: --api-tls-key needs --api-tls-cert".into(),
+            ))
+        }
+    };
+    let tokens_file = args.api_tokens.or_else(|| file.api_tokens.clone());
+    let token_list = args.api_token_list.filter(|t| !t.trim().is_empty());
+    let insecure_no_auth = args
+        .api_insecure_no_auth
+        .or(file.api_insecure_no_auth)
+        .unwrap_or(false);
+    if tokens_file.is_none() && token_list.is_none() && !insecure_no_auth {
+        return Err(invalid(
+            "api_tokens",
+            "the API is enabled without tokens: give --api-tokens FILE or GUESTKIT_API_TOKENS, \
+             or --api-insecure-no-auth to serve it to anyone who can reach it"
+                .into(),
+        ));
+    }
+    Ok(Some(ApiSettings {
+        addr: args
+            .api_addr
+            .or(file.api_addr)
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8080))),
+        body_limit,
+        tokens_file,
+        token_list,
+        insecure_no_auth,
+        rate_limit,
+        rate_burst,
+        tls,
+    }))
 }
 
 #[cfg(test)]
@@ -307,5 +457,52 @@ mod tests {
         let args = Args::parse_from(["guestkit-worker", "--store", "postgres://db/x"]);
         let e = WorkerConfig::merge(args, FileConfig::default()).expect_err("postgres");
         assert!(e.to_string().contains("store"), "{e}");
+    }
+
+    #[test]
+    fn the_api_needs_tokens_or_an_explicit_insecure_flag() {
+        let off = WorkerConfig::merge(Args::parse_from(["w"]), FileConfig::default()).expect("off");
+        assert!(off.api.is_none());
+        let e = WorkerConfig::merge(
+            Args::parse_from(["w", "--api-enabled"]),
+            FileConfig::default(),
+        )
+        .expect_err("no tokens");
+        assert!(e.to_string().contains("--api-insecure-no-auth"), "{e}");
+        let open = WorkerConfig::merge(
+            Args::parse_from(["w", "--api-enabled", "--api-insecure-no-auth"]),
+            FileConfig::default(),
+        )
+        .expect("insecure")
+        .api
+        .expect("api");
+        assert!(open.insecure_no_auth);
+        assert_eq!(open.addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(open.body_limit, DEFAULT_API_BODY_LIMIT);
+        assert_eq!((open.rate_limit, open.rate_burst), (50.0, 100));
+        let file: FileConfig = toml::from_str(
+            "api_enabled = true\napi_tokens = \"/etc/t\"\napi_addr = \"127.0.0.1:1\"\napi_rate_limit = 0.5\n",
+        )
+        .expect("toml");
+        let api = WorkerConfig::merge(Args::parse_from(["w"]), file)
+            .expect("file")
+            .api
+            .expect("api");
+        assert_eq!(api.tokens_file, Some(PathBuf::from("/etc/t")));
+        assert_eq!(api.addr.to_string(), "127.0.0.1:1");
+        assert_eq!(api.rate_burst, 1);
+        let e = WorkerConfig::merge(
+            Args::parse_from([
+                "w",
+                "--api-enabled",
+                "true",
+                "--api-insecure-no-auth",
+                "--api-tls-cert",
+                "c.pem",
+            ]),
+            FileConfig::default(),
+        )
+        .expect_err("half tls");
+        assert!(e.to_string().contains("api_tls_key"), "{e}");
     }
 }

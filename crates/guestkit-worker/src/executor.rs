@@ -136,6 +136,12 @@ impl Executor {
         self.events.subscribe()
     }
 
+    /// Announces a job that ended outside the executor (a queued job
+    /// cancelled through the API) to the finished-job subscribers.
+    pub fn announce(&self, finished: Finished) {
+        let _ = self.events.send(finished);
+    }
+
     /// Jobs running now.
     pub fn active(&self) -> usize {
         self.running.lock().map(|r| r.len()).unwrap_or(0)
@@ -289,6 +295,17 @@ impl Executor {
             .and_then(|o| o.trace_id.clone())
             .unwrap_or_default();
         tracing::info!(trace_id = %trace_id, "job started");
+        // Stoppable before it is Running: a cancel that reads the job as
+        // assigned reaches it here (the stop is remembered) or finds the
+        // store already moved, so the job never runs on unnoticed.
+        let control = Running {
+            cancel: Cancellation::new(),
+            stop: Arc::new(Notify::new()),
+            reason: Arc::new(Mutex::new(None)),
+        };
+        if let Ok(mut r) = self.running.lock() {
+            r.insert(job.job_id.clone(), control.clone());
+        }
         if let Err(e) = self
             .store
             .transition(
@@ -299,21 +316,21 @@ impl Executor {
             )
             .await
         {
-            tracing::error!(error = %e, "cannot start the job");
+            if let Ok(mut r) = self.running.lock() {
+                r.remove(&job.job_id);
+            }
+            match e {
+                // Cancelled (or otherwise ended) after the claim.
+                crate::store::StoreError::IllegalTransition { from, .. } if from.is_terminal() => {
+                    tracing::info!(status = %from, "the job ended before it started");
+                }
+                e => tracing::error!(error = %e, "cannot start the job"),
+            }
             return report;
         }
         let mut result = JobResult::for_job(&doc, self.config.worker_id.clone());
         result.execution_summary.attempt = job.attempt;
         result.execution_summary.max_attempts = Some(job.max_attempts);
-
-        let control = Running {
-            cancel: Cancellation::new(),
-            stop: Arc::new(Notify::new()),
-            reason: Arc::new(Mutex::new(None)),
-        };
-        if let Ok(mut r) = self.running.lock() {
-            r.insert(job.job_id.clone(), control.clone());
-        }
         let (progress_tx, progress_rx) = mpsc::unbounded_channel::<(String, u8, String)>();
         let forward = tokio::spawn(
             forward_progress(

@@ -19,6 +19,8 @@
 //!   jobs.
 //! * [`results`]: atomic result files.
 //! * [`transport`]: where jobs come from (a watched directory).
+//! * [`api`]: the REST API (submit, list, follow, cancel jobs; results;
+//!   OpenAPI document), with bearer tokens, rate limits and TLS.
 //!
 //! Timestamps are [`chrono::DateTime<Utc>`](chrono::DateTime) everywhere
 //! (the protocol's time type), kept to the millisecond by the stores.
@@ -37,6 +39,7 @@
     )
 )]
 
+pub mod api;
 pub mod checksum;
 pub mod config;
 pub mod executor;

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! guestkit-worker --jobs-dir jobs --results-dir results --image-root /srv/images
+//! guestkit-worker --api-enabled --api-tokens /etc/guestkit/tokens …
 //! ```
 //!
 //! SIGTERM or SIGINT: the worker stops taking jobs, lets running ones
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use guestkit_worker::api::{Api, ApiParts};
 use guestkit_worker::config::{Args, LogFormat, WorkerConfig};
 use guestkit_worker::executor::{Executor, ExecutorConfig};
 use guestkit_worker::handlers::Registry;
@@ -114,7 +116,34 @@ async fn run(config: WorkerConfig) -> Result<()> {
         .cloned()
         .collect::<Vec<_>>()
         .join(",");
-    let intake = Arc::new(Intake::new(store.clone(), registry, policy, identity, wake));
+    let intake = Arc::new(Intake::new(
+        store.clone(),
+        registry.clone(),
+        policy,
+        identity,
+        wake,
+    ));
+    let (claiming_tx, claiming_rx) = watch::channel(true);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let api = match &config.api {
+        Some(settings) => Some(
+            Api::bind(
+                settings,
+                ApiParts {
+                    store: store.clone(),
+                    intake: intake.clone(),
+                    executor: executor.clone(),
+                    sink: sink.clone(),
+                    registry,
+                    claiming: claiming_rx.clone(),
+                    stop: stop_rx.clone(),
+                    body_limit: settings.body_limit,
+                },
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let transport = Arc::new(
         FileTransport::new(
             config.jobs_dir.clone(),
@@ -135,8 +164,7 @@ async fn run(config: WorkerConfig) -> Result<()> {
         capabilities = %capabilities_text,
         "worker started"
     );
-    let (claiming_tx, claiming_rx) = watch::channel(true);
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let api_task = api.map(|api| tokio::spawn(api.serve(stop_rx.clone())));
     let metrics_task = metrics_listener.map(|listener| {
         tokio::spawn(guestkit_worker::metrics::serve(
             listener,
@@ -159,6 +187,9 @@ async fn run(config: WorkerConfig) -> Result<()> {
     executor_task.await.context("executor task")?;
     let _ = stop_tx.send(true);
     transport_task.await.context("transport task")?;
+    if let Some(task) = api_task {
+        task.await.context("API task")?.context("API endpoint")?;
+    }
     if let Some(task) = metrics_task {
         task.await
             .context("metrics task")?
