@@ -289,6 +289,16 @@ fn test() -> Result<()> {
     if !status.success() {
         bail!("tests failed");
     }
+    // The REST API against its own OpenAPI document: schemathesis
+    // (installed from PyPI into target/) drives a live worker.
+    eprintln!("== API contract (schemathesis)");
+    let status = Command::new("bash")
+        .arg(guestkit_fixtures::workspace_root().join("scripts/schemathesis.sh"))
+        .status()
+        .context("running scripts/schemathesis.sh")?;
+    if !status.success() {
+        bail!("schemathesis found API problems");
+    }
     Ok(())
 }
 
