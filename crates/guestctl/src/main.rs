@@ -4,6 +4,7 @@ mod disk;
 mod guest_cmds;
 mod human;
 mod inspect_cmd;
+mod jobs_cmd;
 mod profile_cmd;
 mod volumes;
 
@@ -70,6 +71,12 @@ enum Command {
     /// (exit status 1 when a check fails at or above the threshold, 2 on
     /// error).
     Profile(profile_cmd::ProfileArgs),
+    /// Submit job documents to a worker's REST API (`--wait`: until they
+    /// end; exit status 1 unless all completed, 2 on error).
+    Submit(jobs_cmd::SubmitArgs),
+    /// Jobs on a worker's REST API: list, get, result, cancel, watch.
+    #[command(subcommand)]
+    Jobs(jobs_cmd::JobsCommand),
 }
 
 /// Options shared by every command that opens images.
@@ -103,6 +110,16 @@ fn main() -> ExitCode {
         Command::Stat { json, target } => guest_cmds::stat(&target, json),
         Command::TarOut { target } => guest_cmds::tar_out(&target),
         Command::Inspect(args) => inspect_cmd::run(&args),
+        Command::Jobs(cmd) => jobs_cmd::jobs(&cmd),
+        Command::Submit(args) => {
+            return match jobs_cmd::submit(&args) {
+                Ok(code) => code,
+                Err(err) => {
+                    eprintln!("guestctl: {err:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Profile(args) => {
             return match profile_cmd::run(&args) {
                 Ok(code) => code,
