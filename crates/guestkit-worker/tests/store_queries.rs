@@ -1,19 +1,19 @@
-//! SqliteStore on real files: progress, results, listing, counts, the
-//! checksum cache, and the schema on disk.
+//! Both stores (SQLite in a file, PostgreSQL in a schema of its own):
+//! progress, results, listing, counts, the checksum cache; and each one's
+//! schema on disk.
 
+#[macro_use]
 mod common;
 
-use common::{job, ManualClock, TestDb};
+use common::{job, Backend, ManualClock, TestDb};
 use guestkit_worker::store::SCHEMA_VERSION;
 use guestkit_worker::{
     ClaimFilter, FileIdentity, JobFilter, JobStatus, JobStore, ListCursor, SqliteStore, StoreError,
 };
 
-#[tokio::test]
-async fn progress_is_recorded_in_order_for_active_jobs_only() {
+async fn progress_is_recorded_in_order_for_active_jobs_only(b: Backend) {
     let clock = ManualClock::at(50_000);
-    let db = TestDb::new();
-    let store = db.open_with(&clock);
+    let store = b.open_with(&clock).await;
     store.submit(job("j", 5, 1_000)).await.unwrap();
     assert!(matches!(
         store.record_progress("j", 1, "open", 0, None).await,
@@ -78,10 +78,8 @@ async fn progress_is_recorded_in_order_for_active_jobs_only() {
     ));
 }
 
-#[tokio::test]
-async fn finish_stores_the_result_index() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn finish_stores_the_result_index(b: Backend) {
+    let store = b.open().await;
     store.submit(job("j", 5, 1_000)).await.unwrap();
     assert_eq!(store.result("j").await.unwrap(), None);
     store
@@ -150,10 +148,8 @@ async fn finish_stores_the_result_index() {
     assert_eq!(record.error_code.as_deref(), Some("image_not_found"));
 }
 
-#[tokio::test]
-async fn release_and_cancel_through_transition() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn release_and_cancel_through_transition(b: Backend) {
+    let store = b.open().await;
     store.submit(job("released", 5, 1_000)).await.unwrap();
     store.submit(job("cancelled", 1, 1_000)).await.unwrap();
     store
@@ -196,10 +192,8 @@ async fn release_and_cancel_through_transition() {
     assert_eq!(store.get("released").await.unwrap().unwrap().attempt, 2);
 }
 
-#[tokio::test]
-async fn list_pages_newest_first_with_filters() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn list_pages_newest_first_with_filters(b: Backend) {
+    let store = b.open().await;
     // Two share a created_at: insertion order breaks the tie.
     let created = [1_000, 5_000, 3_000, 3_000, 2_000, 4_000, 6_000];
     for (i, at) in created.iter().enumerate() {
@@ -277,10 +271,8 @@ async fn list_pages_newest_first_with_filters() {
     assert!(bad.to_string().contains("\"12345\""), "{bad}");
 }
 
-#[tokio::test]
-async fn counts_and_queue_depth() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn counts_and_queue_depth(b: Backend) {
+    let store = b.open().await;
     for i in 0..5 {
         store.submit(job(&format!("j{i}"), 5, 1_000)).await.unwrap();
     }
@@ -322,26 +314,24 @@ async fn counts_and_queue_depth() {
     );
 }
 
-#[tokio::test]
-async fn checksum_cache_through_the_trait() {
-    let db = TestDb::new();
+async fn checksum_cache_through_the_trait(b: Backend) {
     let file = FileIdentity {
         device: u64::MAX,
         inode: 1 << 63,
         size: 42,
         mtime_ns: 1_700_000_000_000_000_001,
-        path: db.dir.path().join("image.qcow2"),
+        path: "/srv/images/image.qcow2".into(),
     };
     {
-        let store = db.open();
+        let store = b.open().await;
         assert_eq!(store.cached_checksum(&file).await.unwrap(), None);
         store.store_checksum(&file, [7; 32]).await.unwrap();
     }
-    let store = db.open();
+    let store = b.open().await;
     assert_eq!(store.cached_checksum(&file).await.unwrap(), Some([7; 32]));
     // The path is not part of the key (hard links share content)...
     let mut linked = file.clone();
-    linked.path = db.dir.path().join("link.qcow2");
+    linked.path = "/srv/images/link.qcow2".into();
     assert_eq!(store.cached_checksum(&linked).await.unwrap(), Some([7; 32]));
     // ...but every other field is.
     let mut touched = file.clone();
@@ -419,10 +409,8 @@ async fn a_file_that_is_not_a_database_is_an_error_naming_it() {
         .starts_with(b"this is not SQLite"));
 }
 
-#[tokio::test]
-async fn timestamps_are_kept_to_the_millisecond() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn timestamps_are_kept_to_the_millisecond(b: Backend) {
+    let store = b.open().await;
     let mut new = job("j", 5, 0);
     new.created_at = chrono::DateTime::from_timestamp_nanos(1_700_000_000_123_456_789);
     new.deadline = Some(common::ms(1_800_000_000_000));
@@ -448,3 +436,13 @@ async fn timestamps_are_kept_to_the_millisecond() {
     assert_eq!(json["started_at"], serde_json::Value::Null);
     assert_eq!(json["status"], "queued");
 }
+
+both_stores!(
+    progress_is_recorded_in_order_for_active_jobs_only,
+    finish_stores_the_result_index,
+    release_and_cancel_through_transition,
+    list_pages_newest_first_with_filters,
+    counts_and_queue_depth,
+    checksum_cache_through_the_trait,
+    timestamps_are_kept_to_the_millisecond,
+);

@@ -655,8 +655,7 @@ pub trait JobStore: Send + Sync {
 
     /// Records that the worker is alive and runs `active_jobs` jobs;
     /// [`StoreError::WorkerNotFound`] when it is not registered.
-    async fn worker_heartbeat(&self, worker_id: &str, active_jobs: u32)
-        -> Result<(), StoreError>;
+    async fn worker_heartbeat(&self, worker_id: &str, active_jobs: u32) -> Result<(), StoreError>;
 
     /// Removes the worker from the registry (a clean shutdown); false when it
     /// was not there. Its jobs are not touched.

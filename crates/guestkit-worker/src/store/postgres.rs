@@ -31,8 +31,8 @@ use sqlx::PgPool;
 use self::rows::{trunc_ms, Op};
 use super::{
     ClaimFilter, ClaimedJob, Clock, JobFilter, JobPage, JobRecord, JobStore, NewJob,
-    ProgressRecord, RecoveryReport, RetryOutcome, StateChange, StatusCounts, StoreError,
-    Submitted, WorkerInfo, WorkerRecord,
+    ProgressRecord, RecoveryReport, RetryOutcome, StateChange, StatusCounts, StoreError, Submitted,
+    WorkerInfo, WorkerRecord,
 };
 use crate::checksum::FileIdentity;
 use crate::status::JobStatus;

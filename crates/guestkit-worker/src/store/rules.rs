@@ -44,7 +44,8 @@ pub(super) fn check_new_job(job: &NewJob) -> Result<Option<i64>, StoreError> {
     let timeout = job
         .timeout_seconds
         .map(|s| {
-            i64::try_from(s).map_err(|_| invalid(id, "timeout_seconds", format!("{s} is too large")))
+            i64::try_from(s)
+                .map_err(|_| invalid(id, "timeout_seconds", format!("{s} is too large")))
         })
         .transpose()?;
     check_json(id, "document_json", &job.document_json)?;
@@ -140,9 +141,17 @@ pub(super) fn crash_detail(worker: Option<&str>) -> String {
 }
 
 /// The history detail of a job whose lease ran out.
-pub(super) fn lease_detail(worker: Option<&str>, expired: Option<chrono::DateTime<chrono::Utc>>) -> String {
+pub(super) fn lease_detail(
+    worker: Option<&str>,
+    expired: Option<chrono::DateTime<chrono::Utc>>,
+) -> String {
     let at = expired
-        .map(|t| format!(" at {}", t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
+        .map(|t| {
+            format!(
+                " at {}",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            )
+        })
         .unwrap_or_default();
     match worker {
         Some(worker) => format!("lease of worker {worker:?} expired{at}; reclaimed"),

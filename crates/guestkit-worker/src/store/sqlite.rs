@@ -35,8 +35,8 @@ use self::writes::{
 };
 use super::{
     ClaimFilter, ClaimedJob, Clock, JobFilter, JobPage, JobRecord, JobStore, NewJob,
-    ProgressRecord, RecoveryReport, RetryOutcome, StateChange, StatusCounts, StoreError,
-    Submitted, WorkerInfo, WorkerRecord,
+    ProgressRecord, RecoveryReport, RetryOutcome, StateChange, StatusCounts, StoreError, Submitted,
+    WorkerInfo, WorkerRecord,
 };
 use crate::checksum::{ChecksumCache, FileIdentity};
 use crate::status::JobStatus;

@@ -81,9 +81,8 @@ pub(super) async fn progress(pool: &PgPool, op: &Op<'_>, job_id: &str) -> R<Vec<
             Ok(ProgressRecord {
                 attempt: u32_col(op, job_id, "job_progress.attempt", col(op, row, "attempt")?)?,
                 phase: col(op, row, "phase")?,
-                percent: u8::try_from(percent).map_err(|_| {
-                    op.corrupt(job_id, "job_progress.percent", percent.to_string())
-                })?,
+                percent: u8::try_from(percent)
+                    .map_err(|_| op.corrupt(job_id, "job_progress.percent", percent.to_string()))?,
                 message: col(op, row, "message")?,
                 at: col(op, row, "at")?,
             })

@@ -174,6 +174,9 @@ mod tests {
         assert!(time_in("j", "created_at", DateTime::<Utc>::MIN_UTC).is_err());
         assert!(time_in("j", "created_at", DateTime::<Utc>::MAX_UTC).is_ok());
         assert_eq!(u64_bits(u64::MAX), -1);
-        assert_eq!(now_sql(3), "COALESCE($3::timestamptz, date_trunc('milliseconds', now()))");
+        assert_eq!(
+            now_sql(3),
+            "COALESCE($3::timestamptz, date_trunc('milliseconds', now()))"
+        );
     }
 }

@@ -45,7 +45,11 @@ fn migrator() -> Migrator {
     }
 }
 
-fn db_error(store: &str, what: &str, source: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+fn db_error(
+    store: &str,
+    what: &str,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> StoreError {
     StoreError::Database {
         store: store.to_owned(),
         what: what.to_owned(),
@@ -111,11 +115,10 @@ pub(super) async fn connect(
 /// build's, before touching anything.
 async fn check_version(pool: &PgPool, store: &str) -> R<()> {
     let what = "read the schema version (_sqlx_migrations)";
-    let table: Option<String> =
-        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
-            .fetch_one(pool)
-            .await
-            .map_err(|e| db_error(store, what, e))?;
+    let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| db_error(store, what, e))?;
     if table.is_none() {
         return Ok(());
     }

@@ -195,11 +195,7 @@ pub(super) enum Held<'a> {
 
 /// Requeues or fails the assigned or running jobs `which` names, oldest
 /// first, in one transaction.
-pub(super) async fn requeue_held(
-    pool: &PgPool,
-    op: &Op<'_>,
-    which: Held<'_>,
-) -> R<RecoveryReport> {
+pub(super) async fn requeue_held(pool: &PgPool, op: &Op<'_>, which: Held<'_>) -> R<RecoveryReport> {
     let mut tx = begin(pool, op).await?;
     let now = op.now(&mut tx).await?;
     let ids: Vec<String> = match which {

@@ -45,9 +45,8 @@ pub(super) async fn worker_heartbeat(
     active_jobs: u32,
 ) -> R<()> {
     let now = now_sql(3);
-    let sql = format!(
-        "UPDATE workers SET last_heartbeat = {now}, active_jobs = $2 WHERE worker_id = $1"
-    );
+    let sql =
+        format!("UPDATE workers SET last_heartbeat = {now}, active_jobs = $2 WHERE worker_id = $1");
     let n = sqlx::query(&sql)
         .bind(worker_id)
         .bind(i64::from(active_jobs))

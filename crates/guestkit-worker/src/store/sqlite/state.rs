@@ -53,9 +53,10 @@ pub(super) fn load_state(conn: &Connection, env: &Env<'_>, job_id: &str) -> R<Jo
         )
         .optional()
         .map_err(|e| env.db(e))?;
-    let (status, attempt, max_attempts, worker_id, lease_expires_at) = raw.ok_or_else(|| StoreError::NotFound {
-        job_id: job_id.to_owned(),
-    })?;
+    let (status, attempt, max_attempts, worker_id, lease_expires_at) =
+        raw.ok_or_else(|| StoreError::NotFound {
+            job_id: job_id.to_owned(),
+        })?;
     Ok(JobState {
         status: status_col(env, job_id, "status", &status)?,
         attempt: u32_col(env, job_id, "attempt", attempt)?,
