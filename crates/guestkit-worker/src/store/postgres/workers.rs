@@ -76,7 +76,7 @@ pub(super) async fn deregister_worker(pool: &PgPool, op: &Op<'_>, worker_id: &st
 pub(super) async fn list_workers(pool: &PgPool, op: &Op<'_>) -> R<Vec<WorkerRecord>> {
     let raw = sqlx::query(
         "SELECT worker_id, pool, capabilities, version, started_at, last_heartbeat, active_jobs
-         FROM workers ORDER BY worker_id",
+         FROM workers ORDER BY worker_id COLLATE \"C\"",
     )
     .fetch_all(pool)
     .await
