@@ -132,8 +132,8 @@ impl PgStoreOptions {
         self
     }
 
-    /// How long an operation waits for a free connection (and the first
-    /// connect for the server).
+    /// How long the first connect waits for the server, and an operation
+    /// for a free connection (default 30 s).
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self

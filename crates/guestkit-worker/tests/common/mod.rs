@@ -77,7 +77,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use guestkit_worker::store::{JobStore, PgStore, PgStoreOptions};
+use guestkit_worker::store::{redact_url, JobStore, PgStore, PgStoreOptions};
 
 /// The server the PostgreSQL variants use unless `GUESTKIT_TEST_PG` names
 /// another (or `off` to skip them).
@@ -126,11 +126,9 @@ fn pg_server() -> &'static Result<String, String> {
         let probe_url = url.clone();
         let probe = on_own_runtime(move || {
             Box::pin(async move {
-                let connect = sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(3))
-                    .connect(&probe_url);
-                let pool = tokio::time::timeout(Duration::from_secs(5), connect)
+                use sqlx::Connection as _;
+                let connect = sqlx::PgConnection::connect(&probe_url);
+                let mut conn = tokio::time::timeout(Duration::from_secs(5), connect)
                     .await
                     .map_err(|_| "no answer within 5 s".to_string())?
                     .map_err(|e| e.to_string())?;
@@ -138,7 +136,7 @@ fn pg_server() -> &'static Result<String, String> {
                 let old: Vec<String> = sqlx::query_scalar(
                     "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'gk\\_test\\_%'",
                 )
-                .fetch_all(&pool)
+                .fetch_all(&mut conn)
                 .await
                 .map_err(|e| e.to_string())?;
                 let cutoff = unix_secs().saturating_sub(STALE_SCHEMA_SECS);
@@ -146,20 +144,21 @@ fn pg_server() -> &'static Result<String, String> {
                     let born = name.split('_').nth(2).and_then(|s| s.parse::<u64>().ok());
                     if born.is_some_and(|t| t < cutoff) {
                         let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
-                            .execute(&pool)
+                            .execute(&mut conn)
                             .await;
                     }
                 }
-                pool.close().await;
+                let _ = conn.close().await;
                 Ok::<(), String>(())
             })
         });
+        let shown = redact_url(&url);
         match probe {
             Ok(()) => Ok(url),
             Err(why) if explicit.is_some() => {
-                panic!("GUESTKIT_TEST_PG={url} is not reachable: {why}")
+                panic!("GUESTKIT_TEST_PG={shown} is not reachable: {why}")
             }
-            Err(why) => Err(format!("PostgreSQL not reachable at {url}: {why}")),
+            Err(why) => Err(format!("PostgreSQL not reachable at {shown}: {why}")),
         }
     })
 }

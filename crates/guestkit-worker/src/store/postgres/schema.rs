@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 use sqlx_core::migrate::{Migration, MigrationType, Migrator};
 
 use super::R;
@@ -78,45 +78,67 @@ pub(super) fn check_schema_name(name: &str) -> Result<(), String> {
 
 /// Opens the pool, creates `schema` when given (and makes it every
 /// connection's `search_path`), refuses a schema written by a newer build,
-/// and runs the missing migrations.
+/// and runs the missing migrations. The set-up runs on one connection made
+/// first, so an unreachable server or a refused login is reported as the
+/// server said it (within `connect_timeout`), not as a pool timeout.
 pub(super) async fn connect(
     options: PgConnectOptions,
     schema: Option<&str>,
     max_connections: u32,
-    acquire_timeout: std::time::Duration,
+    connect_timeout: std::time::Duration,
     store: &str,
 ) -> R<PgPool> {
     let options = match schema {
         Some(schema) => options.options([("search_path", schema)]),
         None => options,
     };
-    let pool = PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(acquire_timeout)
-        .connect_with(options)
-        .await
-        .map_err(|e| db_error(store, "connect", e))?;
+    let mut conn =
+        match tokio::time::timeout(connect_timeout, PgConnection::connect_with(&options)).await {
+            Ok(conn) => conn.map_err(|e| db_error(store, "connect", e))?,
+            Err(_) => {
+                return Err(StoreError::Database {
+                    store: store.to_owned(),
+                    what: "connect".to_owned(),
+                    source: format!("no answer within {} s", connect_timeout.as_secs_f64()).into(),
+                })
+            }
+        };
     if let Some(schema) = schema {
         // Checked by the caller: a plain identifier, safe to quote as is.
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-            .execute(&pool)
-            .await
-            .map_err(|e| db_error(store, &format!("create schema {schema:?}"), e))?;
+        let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+            .execute(&mut conn)
+            .await;
+        match created {
+            Ok(_) => {}
+            // Two processes creating it at once: IF NOT EXISTS does not
+            // cover the race, and the loser sees a unique violation (or
+            // duplicate_schema). The schema exists either way.
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("23505" | "42P06")) => {}
+            Err(e) => return Err(db_error(store, &format!("create schema {schema:?}"), e)),
+        }
     }
-    check_version(&pool, store).await?;
+    check_version(&mut conn, store).await?;
+    // `run_direct`, not `run`: `run`'s `Acquire` bound makes this future
+    // not `Send` for every lifetime, so it could not be spawned.
     migrator()
-        .run(&pool)
+        .run_direct(&mut conn)
         .await
         .map_err(|e| db_error(store, "migrate the schema", e))?;
-    Ok(pool)
+    // Best effort: the set-up is done whether or not the goodbye arrives.
+    let _ = conn.close().await;
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(connect_timeout)
+        .connect_lazy_with(options))
 }
 
 /// Refuses a database whose newest applied migration is newer than this
 /// build's, before touching anything.
-async fn check_version(pool: &PgPool, store: &str) -> R<()> {
+async fn check_version(conn: &mut PgConnection, store: &str) -> R<()> {
     let what = "read the schema version (_sqlx_migrations)";
     let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await
         .map_err(|e| db_error(store, what, e))?;
     if table.is_none() {
@@ -124,7 +146,7 @@ async fn check_version(pool: &PgPool, store: &str) -> R<()> {
     }
     let found: Option<i64> =
         sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(pool)
+            .fetch_one(&mut *conn)
             .await
             .map_err(|e| db_error(store, what, e))?;
     match found {
