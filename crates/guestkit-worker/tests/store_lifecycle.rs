@@ -184,6 +184,7 @@ async fn claims_respect_capabilities_and_pools(b: Backend) {
 }
 
 async fn concurrent_claimers_on_separate_connections_never_share_a_job(b: Backend) {
+    let is_postgres = b.is_postgres();
     const JOBS: usize = 200;
     const CLAIMERS: usize = 4;
     let store = b.open().await;
@@ -231,11 +232,16 @@ async fn concurrent_claimers_on_separate_connections_never_share_a_job(b: Backen
         assert_eq!(record.worker_id.as_ref(), workers.first());
     }
     assert_eq!(per_claimer.iter().sum::<usize>(), JOBS);
-    // The claimers really competed (it is not one draining the queue alone).
-    assert!(
-        per_claimer.iter().filter(|&&n| n > 0).count() >= 2,
-        "{per_claimer:?}"
-    );
+    // On PostgreSQL the claimers really compete (SKIP LOCKED lets each
+    // take the next free row). On SQLite one connection may drain the queue
+    // while the others sleep in SQLite's busy handler: fair shares are not
+    // promised there, only that no job is handed out twice.
+    if is_postgres {
+        assert!(
+            per_claimer.iter().filter(|&&n| n > 0).count() >= 2,
+            "{per_claimer:?}"
+        );
+    }
     let counts = store.counts_by_status().await.unwrap();
     assert_eq!(counts[&JobStatus::Assigned], JOBS as u64);
     assert_eq!(counts[&JobStatus::Queued], 0);
@@ -552,10 +558,27 @@ both_stores!(
     submit_rejects_bad_input_and_stores_nothing,
     claims_by_priority_then_age_then_insertion_order,
     claims_respect_capabilities_and_pools,
-    concurrent_claimers_on_separate_connections_never_share_a_job,
     illegal_transition_is_rejected_and_changes_nothing,
     writes_from_an_older_attempt_are_fenced_off,
     retry_waits_for_not_before_and_fails_when_attempts_run_out,
     crash_recovery_requeues_or_fails_the_workers_jobs,
     the_store_is_usable_as_a_trait_object,
 );
+
+/// As `both_stores!`, on four runtime threads: the claimers start at once.
+mod concurrent_claimers_on_separate_connections_never_share_a_job {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() {
+        super::concurrent_claimers_on_separate_connections_never_share_a_job(
+            crate::common::Backend::sqlite(),
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() {
+        if let Some(b) = crate::common::Backend::postgres(concat!(module_path!(), "::postgres")) {
+            super::concurrent_claimers_on_separate_connections_never_share_a_job(b).await;
+        }
+    }
+}
