@@ -348,7 +348,13 @@ impl Executor {
     /// Every lease/3: renews our leases, records our heartbeat, sweeps
     /// expired leases. Runs until aborted.
     async fn keep_leases(self: Arc<Self>) {
-        let every = (self.config.filter.lease / 3).max(Duration::from_millis(10));
+        let every = self
+            .config
+            .filter
+            .lease
+            .checked_div(3)
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_millis(10));
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;

@@ -287,7 +287,7 @@ impl JobStore for SqliteStore {
 
     async fn reclaim_expired(&self) -> R<RecoveryReport> {
         let what = "reclaim jobs whose lease expired".to_owned();
-        self.run(what, |conn, env| reclaim_expired(conn, env)).await
+        self.run(what, reclaim_expired).await
     }
 
     async fn register_worker(&self, worker: &WorkerInfo) -> R<()> {
@@ -315,7 +315,7 @@ impl JobStore for SqliteStore {
 
     async fn list_workers(&self) -> R<Vec<WorkerRecord>> {
         let what = "list workers".to_owned();
-        self.run(what, |conn, env| list_workers(conn, env)).await
+        self.run(what, list_workers).await
     }
 
     async fn cached_checksum(&self, file: &FileIdentity) -> R<Option<[u8; 32]>> {
