@@ -88,6 +88,8 @@ pub(super) async fn connect(
     connect_timeout: std::time::Duration,
     store: &str,
 ) -> R<PgPool> {
+    // The migrations' "already exists, skipping" notices are not news.
+    let options = options.options([("client_min_messages", "warning")]);
     let options = match schema {
         Some(schema) => options.options([("search_path", schema)]),
         None => options,
