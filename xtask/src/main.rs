@@ -35,6 +35,7 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "cpio",
     "xz-utils",
     "lz4",
+    "prometheus",
 ];
 
 /// Commands whose presence says the packages above are installed.
@@ -61,6 +62,7 @@ const REQUIRED_COMMANDS: &[&str] = &[
     "xz",
     "lzma",
     "lz4",
+    "promtool",
 ];
 
 fn main() -> Result<()> {

@@ -118,6 +118,12 @@ async fn run(config: WorkerConfig) -> Result<()> {
         wake.clone(),
         metrics.clone(),
     ));
+    let capabilities_text = identity
+        .capabilities
+        .iter()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(",");
     let intake = Arc::new(Intake::new(store.clone(), registry, policy, identity, wake));
     let transport = Arc::new(
         FileTransport::new(
@@ -136,6 +142,7 @@ async fn run(config: WorkerConfig) -> Result<()> {
         results_dir = %config.results_dir.display(),
         store = %config.store,
         max_concurrent = config.max_concurrent,
+        capabilities = %capabilities_text,
         "worker started"
     );
     let (claiming_tx, claiming_rx) = watch::channel(true);

@@ -211,6 +211,9 @@ async fn concurrent_claimers_on_separate_connections_never_share_a_job(b: Backen
                 .unwrap()
             {
                 mine.push((claimed.job_id, worker.clone()));
+                // Let the others in: a loaded machine may otherwise run one
+                // claimer to the end before the next is scheduled.
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             }
             mine
         }));
