@@ -4,7 +4,7 @@
 use sqlx::PgPool;
 
 use super::rows::{col, job_record, status_col, u32_col, u64_bits, Op, JOB_COLUMNS};
-use super::state::{begin, commit, exists};
+use super::state::{begin, end, exists};
 use super::R;
 use crate::checksum::FileIdentity;
 use crate::status::JobStatus;
@@ -204,28 +204,32 @@ pub(super) async fn store_checksum(
 ) -> R<()> {
     let path = file.path.to_string_lossy();
     let mut tx = begin(pool, op).await?;
-    let now = op.now(&mut tx).await?;
-    // The file at this path changed: its old identities are of no more use.
-    sqlx::query("DELETE FROM file_checksums WHERE path = $1")
-        .bind(path.as_ref())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| op.db(e))?;
-    sqlx::query(
-        "INSERT INTO file_checksums (device, inode, size, mtime_ns, path, sha256, stored_at)
+    let out: R<()> = async {
+        let now = op.now(&mut tx).await?;
+        // The file at this path changed: its old identities are of no more use.
+        sqlx::query("DELETE FROM file_checksums WHERE path = $1")
+            .bind(path.as_ref())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| op.db(e))?;
+        sqlx::query(
+            "INSERT INTO file_checksums (device, inode, size, mtime_ns, path, sha256, stored_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (device, inode, size, mtime_ns) DO UPDATE
              SET path = excluded.path, sha256 = excluded.sha256, stored_at = excluded.stored_at",
-    )
-    .bind(u64_bits(file.device))
-    .bind(u64_bits(file.inode))
-    .bind(u64_bits(file.size))
-    .bind(file.mtime_ns)
-    .bind(path.as_ref())
-    .bind(digest.as_slice())
-    .bind(now)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| op.db(e))?;
-    commit(tx, op).await
+        )
+        .bind(u64_bits(file.device))
+        .bind(u64_bits(file.inode))
+        .bind(u64_bits(file.size))
+        .bind(file.mtime_ns)
+        .bind(path.as_ref())
+        .bind(digest.as_slice())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| op.db(e))?;
+        Ok(())
+    }
+    .await;
+    end(tx, op, out).await
 }

@@ -19,6 +19,25 @@ pub(super) async fn commit(tx: Transaction<'_, Postgres>, op: &Op<'_>) -> R<()> 
     tx.commit().await.map_err(|e| op.db(e))
 }
 
+/// Commits after `out` succeeded, rolls back after it failed. The rollback
+/// is explicit: a dropped transaction is only rolled back when its
+/// connection is next used, and until then an idle pooled connection would
+/// hold the rows it locked (claims would skip them).
+pub(super) async fn end<T>(tx: Transaction<'_, Postgres>, op: &Op<'_>, out: R<T>) -> R<T> {
+    match out {
+        Ok(value) => {
+            commit(tx, op).await?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The error being reported matters more than a failed rollback,
+            // and the server rolls back when the connection closes anyway.
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
 /// The columns of a job that state changes look at.
 pub(super) struct JobState {
     pub status: JobStatus,
@@ -197,38 +216,41 @@ pub(super) enum Held<'a> {
 /// first, in one transaction.
 pub(super) async fn requeue_held(pool: &PgPool, op: &Op<'_>, which: Held<'_>) -> R<RecoveryReport> {
     let mut tx = begin(pool, op).await?;
-    let now = op.now(&mut tx).await?;
-    let ids: Vec<String> = match which {
-        Held::LeaseExpired => sqlx::query_scalar(
-            "SELECT job_id FROM jobs
+    let out: R<RecoveryReport> = async {
+        let now = op.now(&mut tx).await?;
+        let ids: Vec<String> = match which {
+            Held::LeaseExpired => sqlx::query_scalar(
+                "SELECT job_id FROM jobs
              WHERE status IN ('assigned', 'running') AND lease_expires_at <= $1
              ORDER BY seq FOR UPDATE SKIP LOCKED",
-        )
-        .bind(now),
-        Held::OfCrashed(worker) => sqlx::query_scalar(
-            "SELECT job_id FROM jobs
+            )
+            .bind(now),
+            Held::OfCrashed(worker) => sqlx::query_scalar(
+                "SELECT job_id FROM jobs
              WHERE status IN ('assigned', 'running') AND ($1::text IS NULL OR worker_id = $1)
              ORDER BY seq FOR UPDATE",
-        )
-        .bind(worker),
-    }
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(|e| op.db(e))?;
-    let mut report = RecoveryReport::default();
-    for job_id in ids {
-        let state = lock_state(&mut tx, op, &job_id).await?;
-        let why = match which {
-            Held::LeaseExpired => {
-                rules::lease_detail(state.worker_id.as_deref(), state.lease_expires_at)
-            }
-            Held::OfCrashed(_) => rules::crash_detail(state.worker_id.as_deref()),
-        };
-        match requeue_or_fail(&mut tx, op, now, &job_id, &state, None, &why).await? {
-            RetryOutcome::Requeued { attempt } => report.requeued.push((job_id, attempt)),
-            RetryOutcome::Exhausted => report.failed.push(job_id),
+            )
+            .bind(worker),
         }
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| op.db(e))?;
+        let mut report = RecoveryReport::default();
+        for job_id in ids {
+            let state = lock_state(&mut tx, op, &job_id).await?;
+            let why = match which {
+                Held::LeaseExpired => {
+                    rules::lease_detail(state.worker_id.as_deref(), state.lease_expires_at)
+                }
+                Held::OfCrashed(_) => rules::crash_detail(state.worker_id.as_deref()),
+            };
+            match requeue_or_fail(&mut tx, op, now, &job_id, &state, None, &why).await? {
+                RetryOutcome::Requeued { attempt } => report.requeued.push((job_id, attempt)),
+                RetryOutcome::Exhausted => report.failed.push(job_id),
+            }
+        }
+        Ok(report)
     }
-    commit(tx, op).await?;
-    Ok(report)
+    .await;
+    end(tx, op, out).await
 }

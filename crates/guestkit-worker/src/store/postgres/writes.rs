@@ -11,7 +11,7 @@ use sqlx::{PgPool, Row};
 
 use super::rows::{self, now_sql, priority_col, status_col, time_in, timeout_col, u32_col, Op};
 use super::state::{
-    add_history, begin, commit, lock_state, requeue_held, requeue_or_fail, Change, Held,
+    add_history, begin, end, lock_state, requeue_held, requeue_or_fail, Change, Held,
 };
 use super::R;
 use crate::status::JobStatus;
@@ -35,46 +35,54 @@ pub(super) async fn submit(pool: &PgPool, op: &Op<'_>, job: NewJob) -> R<Submitt
         .collect();
 
     let mut tx = begin(pool, op).await?;
-    let now = op.now(&mut tx).await?;
-    // A concurrent submission with the same key or id makes this insert
-    // wait for it, then do nothing: the duplicate is looked up below.
-    let inserted = sqlx::query(
-        "INSERT INTO jobs (job_id, operation, status, priority, attempt, max_attempts,
+    // Ok(false): nothing inserted, the job is a duplicate.
+    let out: R<bool> = async {
+        let now = op.now(&mut tx).await?;
+        // A concurrent submission with the same key or id makes this insert
+        // wait for it, then do nothing: the duplicate is looked up below.
+        let inserted = sqlx::query(
+            "INSERT INTO jobs (job_id, operation, status, priority, attempt, max_attempts,
                            created_at, updated_at, idempotency_key, timeout_seconds, deadline,
                            required_capabilities, worker_pool, document_json)
          VALUES ($1, $2, 'queued', $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12::json)
          ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .bind(&job.operation)
-    .bind(i16::from(job.priority))
-    .bind(i64::from(job.max_attempts))
-    .bind(created_at)
-    .bind(now)
-    .bind(&job.idempotency_key)
-    .bind(timeout)
-    .bind(deadline)
-    .bind(&caps)
-    .bind(&job.worker_pool)
-    .bind(&job.document_json)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| op.db(e))?
-    .rows_affected();
-    if inserted == 0 {
-        drop(tx);
+        )
+        .bind(id)
+        .bind(&job.operation)
+        .bind(i16::from(job.priority))
+        .bind(i64::from(job.max_attempts))
+        .bind(created_at)
+        .bind(now)
+        .bind(&job.idempotency_key)
+        .bind(timeout)
+        .bind(deadline)
+        .bind(&caps)
+        .bind(&job.worker_pool)
+        .bind(&job.document_json)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| op.db(e))?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        let change = Change {
+            job_id: id,
+            attempt: 1,
+            from: None,
+            to: JobStatus::Queued,
+            worker_id: None,
+            detail: Some("submitted"),
+        };
+        add_history(&mut tx, op, now, &change).await?;
+        Ok(true)
+    }
+    .await;
+    if let Ok(false) = out {
+        let _ = tx.rollback().await;
         return duplicate(pool, op, &job).await;
     }
-    let change = Change {
-        job_id: id,
-        attempt: 1,
-        from: None,
-        to: JobStatus::Queued,
-        worker_id: None,
-        detail: Some("submitted"),
-    };
-    add_history(&mut tx, op, now, &change).await?;
-    commit(tx, op).await?;
+    end(tx, op, out).await?;
     Ok(Submitted::Submitted { job_id: job.job_id })
 }
 
@@ -184,45 +192,49 @@ pub(super) async fn transition(
     detail: Option<&str>,
 ) -> R<()> {
     let mut tx = begin(pool, op).await?;
-    let state = lock_state(&mut tx, op, job_id).await?;
-    fence(job_id, attempt, state.attempt)?;
-    check_legal(job_id, state.status, to)?;
-    let now = op.now(&mut tx).await?;
-    match (state.status, to) {
-        (JobStatus::Running, JobStatus::Queued) => {
-            let detail = detail.unwrap_or("requeued");
-            requeue_or_fail(&mut tx, op, now, job_id, &state, None, detail).await?;
-        }
-        (_, JobStatus::Assigned) => return Err(rules::assigned_only_by_claim(job_id)),
-        _ => {
-            sqlx::query(
-                "UPDATE jobs SET status = $2, updated_at = $3, detail = $4,
+    let out: R<()> = async {
+        let state = lock_state(&mut tx, op, job_id).await?;
+        fence(job_id, attempt, state.attempt)?;
+        check_legal(job_id, state.status, to)?;
+        let now = op.now(&mut tx).await?;
+        match (state.status, to) {
+            (JobStatus::Running, JobStatus::Queued) => {
+                let detail = detail.unwrap_or("requeued");
+                requeue_or_fail(&mut tx, op, now, job_id, &state, None, detail).await?;
+            }
+            (_, JobStatus::Assigned) => return Err(rules::assigned_only_by_claim(job_id)),
+            _ => {
+                sqlx::query(
+                    "UPDATE jobs SET status = $2, updated_at = $3, detail = $4,
                      started_at = CASE WHEN $2 = 'running' THEN $3 ELSE started_at END,
                      finished_at = CASE WHEN $5 THEN $3 ELSE finished_at END,
                      worker_id = CASE WHEN $2 = 'queued' THEN NULL ELSE worker_id END,
                      lease_expires_at = CASE WHEN $2 = 'running' THEN lease_expires_at END
                  WHERE job_id = $1",
-            )
-            .bind(job_id)
-            .bind(to.as_str())
-            .bind(now)
-            .bind(detail)
-            .bind(to.is_terminal())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| op.db(e))?;
-            let change = Change {
-                job_id,
-                attempt,
-                from: Some(state.status),
-                to,
-                worker_id: state.worker_id.as_deref(),
-                detail,
-            };
-            add_history(&mut tx, op, now, &change).await?;
+                )
+                .bind(job_id)
+                .bind(to.as_str())
+                .bind(now)
+                .bind(detail)
+                .bind(to.is_terminal())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| op.db(e))?;
+                let change = Change {
+                    job_id,
+                    attempt,
+                    from: Some(state.status),
+                    to,
+                    worker_id: state.worker_id.as_deref(),
+                    detail,
+                };
+                add_history(&mut tx, op, now, &change).await?;
+            }
         }
+        Ok(())
     }
-    commit(tx, op).await
+    .await;
+    end(tx, op, out).await
 }
 
 pub(super) async fn retry(
@@ -234,20 +246,23 @@ pub(super) async fn retry(
 ) -> R<RetryOutcome> {
     let not_before = time_in(job_id, "not_before", not_before)?;
     let mut tx = begin(pool, op).await?;
-    let state = lock_state(&mut tx, op, job_id).await?;
-    fence(job_id, attempt, state.attempt)?;
-    if !matches!(state.status, JobStatus::Running | JobStatus::Assigned) {
-        return Err(StoreError::IllegalTransition {
-            job_id: job_id.to_owned(),
-            from: state.status,
-            to: JobStatus::Queued,
-        });
+    let out: R<RetryOutcome> = async {
+        let state = lock_state(&mut tx, op, job_id).await?;
+        fence(job_id, attempt, state.attempt)?;
+        if !matches!(state.status, JobStatus::Running | JobStatus::Assigned) {
+            return Err(StoreError::IllegalTransition {
+                job_id: job_id.to_owned(),
+                from: state.status,
+                to: JobStatus::Queued,
+            });
+        }
+        let now = op.now(&mut tx).await?;
+        let outcome =
+            requeue_or_fail(&mut tx, op, now, job_id, &state, Some(not_before), "retry").await?;
+        Ok(outcome)
     }
-    let now = op.now(&mut tx).await?;
-    let outcome =
-        requeue_or_fail(&mut tx, op, now, job_id, &state, Some(not_before), "retry").await?;
-    commit(tx, op).await?;
-    Ok(outcome)
+    .await;
+    end(tx, op, out).await
 }
 
 pub(super) async fn record_progress(
@@ -266,35 +281,39 @@ pub(super) async fn record_progress(
         ));
     }
     let mut tx = begin(pool, op).await?;
-    let state = lock_state(&mut tx, op, job_id).await?;
-    fence(job_id, attempt, state.attempt)?;
-    if !matches!(state.status, JobStatus::Running | JobStatus::Assigned) {
-        return Err(StoreError::NotActive {
-            job_id: job_id.to_owned(),
-            status: state.status,
-        });
-    }
-    let now = op.now(&mut tx).await?;
-    sqlx::query(
-        "INSERT INTO job_progress (job_id, attempt, phase, percent, message, at)
+    let out: R<()> = async {
+        let state = lock_state(&mut tx, op, job_id).await?;
+        fence(job_id, attempt, state.attempt)?;
+        if !matches!(state.status, JobStatus::Running | JobStatus::Assigned) {
+            return Err(StoreError::NotActive {
+                job_id: job_id.to_owned(),
+                status: state.status,
+            });
+        }
+        let now = op.now(&mut tx).await?;
+        sqlx::query(
+            "INSERT INTO job_progress (job_id, attempt, phase, percent, message, at)
          VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(job_id)
-    .bind(i64::from(attempt))
-    .bind(phase)
-    .bind(i16::from(percent))
-    .bind(message)
-    .bind(now)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| op.db(e))?;
-    sqlx::query("UPDATE jobs SET updated_at = $2 WHERE job_id = $1")
+        )
         .bind(job_id)
+        .bind(i64::from(attempt))
+        .bind(phase)
+        .bind(i16::from(percent))
+        .bind(message)
         .bind(now)
         .execute(&mut *tx)
         .await
         .map_err(|e| op.db(e))?;
-    commit(tx, op).await
+        sqlx::query("UPDATE jobs SET updated_at = $2 WHERE job_id = $1")
+            .bind(job_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| op.db(e))?;
+        Ok(())
+    }
+    .await;
+    end(tx, op, out).await
 }
 
 pub(super) async fn finish(
@@ -314,35 +333,39 @@ pub(super) async fn finish(
     }
     check_json(job_id, "result_json", result_json)?;
     let mut tx = begin(pool, op).await?;
-    let state = lock_state(&mut tx, op, job_id).await?;
-    fence(job_id, attempt, state.attempt)?;
-    check_legal(job_id, state.status, status)?;
-    let now = op.now(&mut tx).await?;
-    sqlx::query(
-        "UPDATE jobs SET status = $2, updated_at = $3, finished_at = $3, not_before = NULL,
+    let out: R<()> = async {
+        let state = lock_state(&mut tx, op, job_id).await?;
+        fence(job_id, attempt, state.attempt)?;
+        check_legal(job_id, state.status, status)?;
+        let now = op.now(&mut tx).await?;
+        sqlx::query(
+            "UPDATE jobs SET status = $2, updated_at = $3, finished_at = $3, not_before = NULL,
                          lease_expires_at = NULL, result_json = $4::json, result_path = $5,
                          error_code = $6, detail = NULL
          WHERE job_id = $1",
-    )
-    .bind(job_id)
-    .bind(status.as_str())
-    .bind(now)
-    .bind(result_json)
-    .bind(result_path)
-    .bind(error_code)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| op.db(e))?;
-    let change = Change {
-        job_id,
-        attempt,
-        from: Some(state.status),
-        to: status,
-        worker_id: state.worker_id.as_deref(),
-        detail: error_code,
-    };
-    add_history(&mut tx, op, now, &change).await?;
-    commit(tx, op).await
+        )
+        .bind(job_id)
+        .bind(status.as_str())
+        .bind(now)
+        .bind(result_json)
+        .bind(result_path)
+        .bind(error_code)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| op.db(e))?;
+        let change = Change {
+            job_id,
+            attempt,
+            from: Some(state.status),
+            to: status,
+            worker_id: state.worker_id.as_deref(),
+            detail: error_code,
+        };
+        add_history(&mut tx, op, now, &change).await?;
+        Ok(())
+    }
+    .await;
+    end(tx, op, out).await
 }
 
 pub(super) async fn recover_after_crash(
