@@ -502,6 +502,11 @@ impl Executor {
         if let Ok(mut r) = self.running.lock() {
             r.insert(job.job_id.clone(), control.clone());
         }
+        // A heartbeat may have found the lease lost before the job could be
+        // stopped (it was not running yet): stop it now.
+        if self.lease_lost(&job.job_id) {
+            self.stop(&job.job_id, StopReason::LeaseLost);
+        }
         let (progress_tx, progress_rx) = mpsc::unbounded_channel::<(String, u8, String)>();
         let forward = tokio::spawn(
             forward_progress(
