@@ -65,9 +65,14 @@ pub struct Args {
     #[arg(long, env = "GUESTKIT_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
     /// Job store: a SQLite file path or `sqlite:PATH` (default
-    /// STATE_DIR/worker.db).
+    /// STATE_DIR/worker.db), or a PostgreSQL URL
+    /// (`postgres://user:password@host:port/database`) shared by many workers.
     #[arg(long, env = "GUESTKIT_STORE")]
     pub store: Option<String>,
+    /// Seconds a claimed job stays ours without a heartbeat (renewed every
+    /// third of it; default 30). After it, any worker may take the job back.
+    #[arg(long, env = "GUESTKIT_LEASE_SECONDS")]
+    pub lease_seconds: Option<u64>,
     /// Jobs run at once (default 4).
     #[arg(long, env = "GUESTKIT_MAX_CONCURRENT")]
     pub max_concurrent: Option<usize>,
@@ -169,6 +174,7 @@ pub struct FileConfig {
     pub results_dir: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
     pub store: Option<String>,
+    pub lease_seconds: Option<u64>,
     pub max_concurrent: Option<usize>,
     pub metrics_enabled: Option<bool>,
     pub metrics_addr: Option<SocketAddr>,
@@ -221,8 +227,10 @@ pub struct WorkerConfig {
     pub jobs_dir: PathBuf,
     pub results_dir: PathBuf,
     pub state_dir: PathBuf,
-    /// SQLite file of the job store.
-    pub store_path: PathBuf,
+    /// The job store.
+    pub store: StoreLocation,
+    /// How long a claim holds without a heartbeat.
+    pub lease: Duration,
     pub max_concurrent: usize,
     pub metrics_enabled: bool,
     pub metrics_addr: SocketAddr,
@@ -236,6 +244,31 @@ pub struct WorkerConfig {
     pub log_format: LogFormat,
     /// The REST API, when enabled.
     pub api: Option<ApiSettings>,
+}
+
+/// Where the job store is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// A SQLite file (one machine).
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection string (many workers).
+    Postgres(String),
+}
+
+/// Shown without the password.
+impl std::fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            StoreLocation::Postgres(url) => f.write_str(&crate::store::redact_url(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
 }
 
 /// Most jobs at once: more would only queue on two cores' worth of I/O.
@@ -283,20 +316,30 @@ impl WorkerConfig {
             .state_dir
             .or(file.state_dir)
             .unwrap_or_else(|| PathBuf::from("state"));
-        let store = args.store.or(file.store);
-        let store_path = match store {
+        let store = match args.store.or(file.store) {
+            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                StoreLocation::Postgres(s)
+            }
             Some(s) => {
                 let path = s.strip_prefix("sqlite:").unwrap_or(&s);
                 if path.contains("://") {
                     return Err(ConfigError::Invalid {
                         field: "store",
-                        message: format!("{s:?}: only a SQLite file (path or sqlite:PATH) is supported by this build"),
+                        message: format!("{}: a SQLite file (path or sqlite:PATH) or a postgres:// URL is expected", crate::store::redact_url(&s)),
                     });
                 }
-                PathBuf::from(path)
+                StoreLocation::Sqlite(PathBuf::from(path))
             }
-            None => state_dir.join("worker.db"),
+            None => StoreLocation::Sqlite(state_dir.join("worker.db")),
         };
+        let lease_seconds = args.lease_seconds.or(file.lease_seconds).unwrap_or(30);
+        let max_lease = crate::store::MAX_LEASE.as_secs();
+        if lease_seconds == 0 || lease_seconds > max_lease {
+            return Err(ConfigError::Invalid {
+                field: "lease_seconds",
+                message: format!("{lease_seconds} (1 to {max_lease} accepted)"),
+            });
+        }
         let max_concurrent = args.max_concurrent.or(file.max_concurrent).unwrap_or(4);
         if max_concurrent == 0 || max_concurrent > MAX_CONCURRENT_LIMIT {
             return Err(ConfigError::Invalid {
@@ -319,7 +362,8 @@ impl WorkerConfig {
                 .or(file.results_dir)
                 .unwrap_or_else(|| PathBuf::from("results")),
             state_dir,
-            store_path,
+            store,
+            lease: Duration::from_secs(lease_seconds),
             max_concurrent,
             metrics_enabled: args
                 .metrics_enabled
@@ -443,7 +487,11 @@ mod tests {
         assert_eq!(c.max_concurrent, 2);
         assert_eq!(c.image_roots, [PathBuf::from("/a"), PathBuf::from("/b")]);
         assert_eq!(c.pool.as_deref(), Some("p"));
-        assert_eq!(c.store_path, PathBuf::from("state/worker.db"));
+        assert_eq!(
+            c.store,
+            StoreLocation::Sqlite(PathBuf::from("state/worker.db"))
+        );
+        assert_eq!(c.lease, Duration::from_secs(30));
         assert_eq!(c.metrics_addr.to_string(), "0.0.0.0:9090");
     }
 
@@ -454,9 +502,50 @@ mod tests {
         assert!(e.to_string().contains("max_concurrent"), "{e}");
         let e = toml::from_str::<FileConfig>("nonsense = 1\n").expect_err("unknown key");
         assert!(e.to_string().contains("nonsense"), "{e}");
-        let args = Args::parse_from(["guestkit-worker", "--store", "postgres://db/x"]);
-        let e = WorkerConfig::merge(args, FileConfig::default()).expect_err("postgres");
+        let args = Args::parse_from(["guestkit-worker", "--store", "mysql://u:pw@db/x"]);
+        let e = WorkerConfig::merge(args, FileConfig::default()).expect_err("mysql");
         assert!(e.to_string().contains("store"), "{e}");
+        assert!(!e.to_string().contains("pw"), "{e}");
+        for bad in ["0", "86401"] {
+            let args = Args::parse_from(["guestkit-worker", "--lease-seconds", bad]);
+            let e = WorkerConfig::merge(args, FileConfig::default()).expect_err("lease");
+            assert!(e.to_string().contains("lease_seconds"), "{e}");
+        }
+    }
+
+    #[test]
+    fn postgres_urls_and_sqlite_paths_are_told_apart() {
+        for (given, want) in [
+            (
+                "postgres://gk:pw@db:5432/jobs",
+                StoreLocation::Postgres("postgres://gk:pw@db:5432/jobs".into()),
+            ),
+            (
+                "postgresql://db/jobs",
+                StoreLocation::Postgres("postgresql://db/jobs".into()),
+            ),
+            (
+                "sqlite:/var/lib/gk.db",
+                StoreLocation::Sqlite("/var/lib/gk.db".into()),
+            ),
+            ("jobs.db", StoreLocation::Sqlite("jobs.db".into())),
+        ] {
+            let args =
+                Args::parse_from(["guestkit-worker", "--store", given, "--lease-seconds", "12"]);
+            let c = WorkerConfig::merge(args, FileConfig::default()).expect(given);
+            assert_eq!(c.store, want);
+            assert_eq!(c.lease, Duration::from_secs(12));
+        }
+        let shown = StoreLocation::Postgres("postgres://gk:pw@db/jobs".into()).to_string();
+        assert_eq!(shown, "postgres://gk:***@db/jobs");
+        let file: FileConfig =
+            toml::from_str("store = \"postgres://db/jobs\"\nlease_seconds = 9\n").expect("toml");
+        let c = WorkerConfig::merge(Args::parse_from(["guestkit-worker"]), file).expect("file");
+        assert_eq!(
+            c.store,
+            StoreLocation::Postgres("postgres://db/jobs".into())
+        );
+        assert_eq!(c.lease, Duration::from_secs(9));
     }
 
     #[test]

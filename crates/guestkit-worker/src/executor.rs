@@ -4,6 +4,14 @@
 //! cancellation flag (the engine stops between steps and the slot is
 //! freed), retries recoverable failures with exponential backoff, verifies
 //! image checksums, writes results and announces finished jobs.
+//!
+//! Leases: every claim is leased for `filter.lease`. While the executor
+//! runs, a keeper renews the leases of the jobs it holds every lease/3,
+//! records the worker's own heartbeat in the registry, and sweeps the
+//! store for expired leases of any worker (`reclaim_expired`). A job the
+//! store says is no longer ours (reclaimed after a missed renewal) is
+//! stopped, and its result is neither written nor recorded: another worker
+//! runs it now.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -26,7 +34,7 @@ use crate::handlers::{Failure, JobContext, Registry, PHASE_EXECUTE};
 use crate::metrics::{ChecksumOutcome, Metrics};
 use crate::policy::Policy;
 use crate::results::ResultSink;
-use crate::store::{ClaimFilter, ClaimedJob, JobStore, RetryOutcome};
+use crate::store::{ClaimFilter, ClaimedJob, JobStore, RetryOutcome, StoreError, WorkerInfo};
 
 /// How long the claim loop sleeps when the queue is empty and nobody
 /// wakes it (jobs waiting for their retry time are seen at this pace).
@@ -52,6 +60,8 @@ pub enum StopReason {
     Shutdown,
     /// Someone cancelled the job.
     Cancelled,
+    /// The job's lease was lost: the store gave it to another worker.
+    LeaseLost,
 }
 
 /// The handles that stop a running job.
@@ -83,7 +93,17 @@ pub struct Executor {
     wake: Arc<Notify>,
     events: broadcast::Sender<Finished>,
     running: Mutex<HashMap<String, Running>>,
+    /// Jobs claimed and not yet ended here: their attempt, and whether the
+    /// store said the lease is lost.
+    leases: Mutex<HashMap<String, Lease>>,
     metrics: Arc<Metrics>,
+}
+
+/// A lease this executor holds.
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    attempt: u32,
+    lost: bool,
 }
 
 /// What a run tells the metrics.
@@ -127,6 +147,7 @@ impl Executor {
             wake,
             events,
             running: Mutex::new(HashMap::new()),
+            leases: Mutex::new(HashMap::new()),
             metrics,
         }
     }
@@ -177,10 +198,13 @@ impl Executor {
 
     /// Claims and runs jobs until `claiming` turns false; then waits up to
     /// `grace` for running jobs, cancels those still running, and returns
-    /// once every job has recorded its end.
+    /// once every job has recorded its end. Registers the worker while it
+    /// runs and keeps its leases (see the module notes).
     pub async fn run(self: Arc<Self>, mut claiming: watch::Receiver<bool>, grace: Duration) {
         let slots = Arc::new(Semaphore::new(self.config.max_concurrent));
         let mut tasks = JoinSet::new();
+        self.register().await;
+        let keeper = tokio::spawn(self.clone().keep_leases().in_current_span());
         loop {
             while tasks.try_join_next().is_some() {}
             if !*claiming.borrow() {
@@ -199,6 +223,7 @@ impl Executor {
                 .await
             {
                 Ok(Some(job)) => {
+                    self.hold(&job);
                     let me = self.clone();
                     let span = tracing::info_span!("job", job_id = %job.job_id, operation = %job.operation, attempt = job.attempt);
                     tasks.spawn(
@@ -206,7 +231,9 @@ impl Executor {
                             let operation = job.operation.clone();
                             let clock = Instant::now();
                             me.metrics.job_started();
+                            let job_id = job.job_id.clone();
                             let run = me.clone().run_job(job).await;
+                            me.release(&job_id);
                             me.metrics.job_ended(
                                 &operation,
                                 run.status,
@@ -251,6 +278,167 @@ impl Executor {
             );
             self.stop_all(StopReason::Shutdown);
             while tasks.join_next().await.is_some() {}
+        }
+        keeper.abort();
+        let _ = keeper.await;
+        if let Err(e) = self.store.deregister_worker(&self.config.worker_id).await {
+            tracing::warn!(error = %e, "cannot remove the worker from the registry");
+        }
+    }
+
+    /// This worker as the registry lists it.
+    fn info(&self) -> WorkerInfo {
+        WorkerInfo {
+            id: self.config.worker_id.clone(),
+            pool: self.config.filter.pool.clone(),
+            capabilities: self.config.filter.capabilities.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_at: Utc::now(),
+        }
+    }
+
+    async fn register(&self) {
+        if let Err(e) = self.store.register_worker(&self.info()).await {
+            tracing::warn!(error = %e, "cannot register the worker");
+        }
+    }
+
+    fn hold(&self, job: &ClaimedJob) {
+        if let Ok(mut leases) = self.leases.lock() {
+            let lease = Lease {
+                attempt: job.attempt,
+                lost: false,
+            };
+            leases.insert(job.job_id.clone(), lease);
+        }
+    }
+
+    fn release(&self, job_id: &str) {
+        if let Ok(mut leases) = self.leases.lock() {
+            leases.remove(job_id);
+        }
+    }
+
+    fn lease_lost(&self, job_id: &str) -> bool {
+        self.leases
+            .lock()
+            .ok()
+            .and_then(|l| l.get(job_id).map(|l| l.lost))
+            .unwrap_or(false)
+    }
+
+    /// Marks the job's lease lost (if it is still the attempt we hold) and
+    /// stops it.
+    fn lose(&self, job_id: &str, attempt: u32) {
+        let marked =
+            self.leases
+                .lock()
+                .ok()
+                .is_some_and(|mut leases| match leases.get_mut(job_id) {
+                    Some(lease) if lease.attempt == attempt => {
+                        lease.lost = true;
+                        true
+                    }
+                    _ => false,
+                });
+        if marked {
+            tracing::warn!(
+                job_id,
+                attempt,
+                "lease lost: the job is no longer ours; stopping it"
+            );
+            self.stop(job_id, StopReason::LeaseLost);
+        }
+    }
+
+    /// Every lease/3: renews our leases, records our heartbeat, sweeps
+    /// expired leases. Runs until aborted.
+    async fn keep_leases(self: Arc<Self>) {
+        let every = self
+            .config
+            .filter
+            .lease
+            .checked_div(3)
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_millis(10));
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            self.beat().await;
+        }
+    }
+
+    /// One round of [`Executor::keep_leases`].
+    async fn beat(&self) {
+        let held: Vec<(String, u32)> = self
+            .leases
+            .lock()
+            .map(|l| {
+                l.iter()
+                    .filter(|(_, lease)| !lease.lost)
+                    .map(|(id, lease)| (id.clone(), lease.attempt))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let worker = &self.config.worker_id;
+        if !held.is_empty() {
+            match self
+                .store
+                .heartbeat(worker, &held, self.config.filter.lease)
+                .await
+            {
+                Ok(lost) => {
+                    for id in lost {
+                        if let Some((_, attempt)) = held.iter().find(|(h, _)| *h == id) {
+                            self.lose(&id, *attempt);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot renew the leases"),
+            }
+        }
+        let active = u32::try_from(held.len()).unwrap_or(u32::MAX);
+        match self.store.worker_heartbeat(worker, active).await {
+            Ok(()) => {}
+            Err(StoreError::WorkerNotFound { .. }) => self.register().await,
+            Err(e) => tracing::warn!(error = %e, "cannot record the worker heartbeat"),
+        }
+        match self.store.reclaim_expired().await {
+            Ok(report) => {
+                for (job_id, attempt) in &report.requeued {
+                    tracing::warn!(job_id = %job_id, attempt, "lease expired; job queued again");
+                }
+                for job_id in &report.failed {
+                    tracing::warn!(job_id = %job_id, "lease expired on the last attempt; job failed");
+                }
+                if !report.requeued.is_empty() {
+                    self.wake.notify_one();
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot reclaim expired leases"),
+        }
+    }
+
+    /// Whether the job is still ours at `job.attempt`, asked of the store
+    /// (which renews the lease); a store error counts as yes, and the
+    /// store's fencing still refuses a stale write.
+    async fn still_ours(&self, job: &ClaimedJob) -> bool {
+        if self.lease_lost(&job.job_id) {
+            return false;
+        }
+        let held = [(job.job_id.clone(), job.attempt)];
+        match self
+            .store
+            .heartbeat(&self.config.worker_id, &held, self.config.filter.lease)
+            .await
+        {
+            Ok(lost) if !lost.is_empty() => {
+                self.lose(&job.job_id, job.attempt);
+                false
+            }
+            _ => true,
         }
     }
 
@@ -331,6 +519,11 @@ impl Executor {
         let mut result = JobResult::for_job(&doc, self.config.worker_id.clone());
         result.execution_summary.attempt = job.attempt;
         result.execution_summary.max_attempts = Some(job.max_attempts);
+        // A heartbeat may have found the lease lost before the job could be
+        // stopped (it was not running yet): stop it now.
+        if self.lease_lost(&job.job_id) {
+            self.stop(&job.job_id, StopReason::LeaseLost);
+        }
         let (progress_tx, progress_rx) = mpsc::unbounded_channel::<(String, u8, String)>();
         let forward = tokio::spawn(
             forward_progress(
@@ -526,6 +719,7 @@ impl Executor {
                 let r = control.reason.lock().ok().and_then(|r| *r);
                 let message = match r {
                     Some(StopReason::Shutdown) => "cancelled: the worker shut down and the grace period ended",
+                    Some(StopReason::LeaseLost) => "stopped: the lease was lost and the job was given to another worker",
                     _ => "cancelled on request",
                 };
                 stopped(ErrorCode::Cancelled, message.to_string())
@@ -583,6 +777,11 @@ impl Executor {
         clock: Instant,
         doc: Option<&JobDocument>,
     ) -> &'static str {
+        // A result written now would overwrite the new holder's.
+        if !self.still_ours(job).await {
+            tracing::warn!("lease lost: another worker runs this job now; no result written");
+            return "lost";
+        }
         result.set_times(started_at, Utc::now());
         result.execution_summary.duration_ms =
             u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);

@@ -35,7 +35,7 @@ pub struct WorkerIdentity {
 
 impl WorkerIdentity {
     /// The store's claim filter for this worker: its capabilities, its
-    /// features and its own id as `worker:<id>`.
+    /// features and its own id as `worker:<id>`, with the default lease.
     pub fn claim_filter(&self) -> ClaimFilter {
         let mut caps = self.capabilities.clone();
         caps.extend(FEATURES.iter().map(|f| feature_capability(f)));
@@ -43,6 +43,7 @@ impl WorkerIdentity {
         ClaimFilter {
             capabilities: caps,
             pool: self.pool.clone(),
+            ..ClaimFilter::default()
         }
     }
 }

@@ -5,7 +5,9 @@
 //!   type from `guestkit-job-spec`, re-exported).
 //! * [`store`]: the [`JobStore`] trait (async, object-safe) that every job
 //!   store implements, its record types and [`StoreError`];
-//!   [`SqliteStore`] keeps everything in one SQLite file.
+//!   [`SqliteStore`] keeps everything in one SQLite file, [`PgStore`] in
+//!   PostgreSQL for many workers (leases renewed by heartbeat, reclaimed
+//!   when they expire).
 //! * [`checksum`]: streamed, cancellable, cached SHA-256 of image files,
 //!   verified against an expected [`Checksum`] (the protocol's type from
 //!   `guestkit-job-spec`, re-exported; `sha256:<hex>` or bare hex).
@@ -58,7 +60,7 @@ pub use checksum::{
 };
 pub use status::{JobStatus, UnknownStatus};
 pub use store::{
-    ClaimFilter, ClaimedJob, JobFilter, JobPage, JobRecord, JobStore, ListCursor, NewJob,
+    ClaimFilter, ClaimedJob, JobFilter, JobPage, JobRecord, JobStore, ListCursor, NewJob, PgStore,
     ProgressRecord, RecoveryReport, RetryOutcome, SqliteStore, StateChange, StatusCounts,
-    StoreError, Submitted,
+    StoreError, Submitted, WorkerInfo, WorkerRecord,
 };

@@ -15,14 +15,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Parser;
 use guestkit_worker::api::{Api, ApiParts};
-use guestkit_worker::config::{Args, LogFormat, WorkerConfig};
+use guestkit_worker::config::{Args, LogFormat, StoreLocation, WorkerConfig};
 use guestkit_worker::executor::{Executor, ExecutorConfig};
 use guestkit_worker::handlers::Registry;
 use guestkit_worker::intake::{Intake, WorkerIdentity};
 use guestkit_worker::metrics::Metrics;
 use guestkit_worker::policy::Policy;
 use guestkit_worker::results::ResultSink;
-use guestkit_worker::store::{JobStore, SqliteStore};
+use guestkit_worker::store::{ClaimFilter, JobStore, PgStoreOptions, SqliteStore};
 use guestkit_worker::transport::file::FileTransport;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{watch, Notify};
@@ -43,11 +43,10 @@ async fn run(config: WorkerConfig) -> Result<()> {
     for dir in [&config.jobs_dir, &config.results_dir, &config.state_dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    if let Some(parent) = config
-        .store_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
+    if let Some(parent) = match &config.store {
+        StoreLocation::Sqlite(path) => path.parent().filter(|p| !p.as_os_str().is_empty()),
+        StoreLocation::Postgres(_) => None,
+    } {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
@@ -62,10 +61,18 @@ async fn run(config: WorkerConfig) -> Result<()> {
         None
     };
     let metrics = Arc::new(Metrics::new());
-    let store: Arc<dyn JobStore> = Arc::new(
-        SqliteStore::open(&config.store_path)
-            .with_context(|| format!("opening the job store {}", config.store_path.display()))?,
-    );
+    let store: Arc<dyn JobStore> = match &config.store {
+        StoreLocation::Sqlite(path) => Arc::new(
+            SqliteStore::open(path)
+                .with_context(|| format!("opening the job store {}", path.display()))?,
+        ),
+        StoreLocation::Postgres(url) => Arc::new(
+            PgStoreOptions::new(url.as_str())
+                .connect()
+                .await
+                .with_context(|| format!("opening the job store {}", config.store))?,
+        ),
+    };
     let recovered = store
         .recover_after_crash(Some(&config.worker_id))
         .await
@@ -102,7 +109,10 @@ async fn run(config: WorkerConfig) -> Result<()> {
         sink.clone(),
         ExecutorConfig {
             worker_id: config.worker_id.clone(),
-            filter: identity.claim_filter(),
+            filter: ClaimFilter {
+                lease: config.lease,
+                ..identity.claim_filter()
+            },
             max_concurrent: config.max_concurrent,
             retry_backoff: config.retry_backoff,
             image_roots: policy.image_roots().to_vec(),
@@ -159,7 +169,7 @@ async fn run(config: WorkerConfig) -> Result<()> {
         worker_id = %config.worker_id,
         jobs_dir = %config.jobs_dir.display(),
         results_dir = %config.results_dir.display(),
-        store = %config.store_path.display(),
+        store = %config.store,
         max_concurrent = config.max_concurrent,
         capabilities = %capabilities_text,
         "worker started"

@@ -668,6 +668,19 @@ fn health_ready_capabilities_and_openapi() {
 
     api.request("GET", "/api/v1/capabilities", None, b"")
         .assert_error(401, "unauthorized");
+    // This worker registered itself in the store and heartbeats there.
+    api.request("GET", "/api/v1/workers", None, b"")
+        .assert_error(401, "unauthorized");
+    let workers = api.get("/api/v1/workers").json();
+    let list = workers["workers"].as_array().expect("workers");
+    assert_eq!(list.len(), 1, "{workers}");
+    assert_eq!(list[0]["id"], "test-worker");
+    assert_eq!(list[0]["active_jobs"], 0);
+    assert!(list[0]["seconds_since_heartbeat"].as_i64().expect("age") < 60);
+    assert!(list[0]["capabilities"]
+        .as_array()
+        .expect("caps")
+        .contains(&json!("guestkit.inspect")));
     let c = api.get("/api/v1/capabilities").json();
     let ops: Vec<&str> = c["operations"]
         .as_array()

@@ -25,11 +25,43 @@ fn get(port: u16, path: &str) -> String {
 }
 
 /// The value of the sample `name{labels}` (exact text before the value).
-fn sample(text: &str, series: &str) -> f64 {
+fn try_sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
+}
+
+fn sample(text: &str, series: &str) -> f64 {
+    try_sample(text, series).unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
+}
+
+/// The metrics page once the four job ends are counted: a job's result
+/// file is written a moment before its end is counted, so a page read right
+/// after the last result may lag (bounded wait, then the page as it is).
+fn page_after_the_jobs_ended(port: u16) -> String {
+    let ends = [
+        ("guestkit.inspect", "completed", 2.0),
+        ("guestkit.inspect", "failed", 1.0),
+        ("system.echo", "completed", 1.0),
+    ];
+    let start = std::time::Instant::now();
+    loop {
+        let page = get(port, "/metrics");
+        let counted = ends.iter().all(|(op, status, n)| {
+            let series =
+                format!("guestkit_worker_jobs_total{{operation=\"{op}\",status=\"{status}\"}}");
+            try_sample(&page, &series) == Some(*n)
+        }) && try_sample(
+            &page,
+            "guestkit_handler_duration_seconds_count{handler=\"guestkit.inspect\"}",
+        ) == Some(2.0)
+            && try_sample(&page, "guestkit_worker_active_jobs") == Some(0.0);
+
+        if counted || start.elapsed() > Duration::from_secs(10) {
+            return page;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -83,7 +115,7 @@ fn every_metric_is_exported_once_and_moves() {
     let health = get(port, "/health");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.contains("\"status\":\"ok\""));
-    let page = get(port, "/metrics");
+    let page = page_after_the_jobs_ended(port);
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(!page.contains("_total_total"));
     for (name, kind) in [

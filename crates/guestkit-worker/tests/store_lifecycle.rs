@@ -1,12 +1,13 @@
-//! SqliteStore on real files: submitting, claiming, state changes, fencing,
-//! retries and crash recovery.
+//! Both stores (SQLite in a file, PostgreSQL in a schema of its own):
+//! submitting, claiming, state changes, fencing, retries and crash recovery.
 
+#[macro_use]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use common::{job, ManualClock, TestDb};
+use common::{job, Backend, ManualClock};
 use guestkit_job_spec::ErrorCode;
 use guestkit_worker::{
     ClaimFilter, JobStatus, JobStore, RecoveryReport, RetryOutcome, StoreError, Submitted,
@@ -20,11 +21,9 @@ fn caps(list: &[&str]) -> BTreeSet<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-#[tokio::test]
-async fn idempotency_key_and_job_id_are_remembered_across_reopen() {
-    let db = TestDb::new();
+async fn idempotency_key_and_job_id_are_remembered_across_reopen(b: Backend) {
     {
-        let store = db.open();
+        let store = b.open().await;
         let mut first = job("job-1", 5, 1_000);
         first.idempotency_key = Some("key-A".into());
         assert_eq!(
@@ -34,7 +33,7 @@ async fn idempotency_key_and_job_id_are_remembered_across_reopen() {
             }
         );
     }
-    let store = db.open();
+    let store = b.open().await;
     // Same key, another id: the first job answers.
     let mut again = job("job-2", 5, 2_000);
     again.idempotency_key = Some("key-A".into());
@@ -74,10 +73,8 @@ async fn idempotency_key_and_job_id_are_remembered_across_reopen() {
     assert_eq!(record.idempotency_key.as_deref(), Some("key-A"));
 }
 
-#[tokio::test]
-async fn submit_rejects_bad_input_and_stores_nothing() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn submit_rejects_bad_input_and_stores_nothing(b: Backend) {
+    let store = b.open().await;
     let mut bad = vec![job("p0", 0, 1), job("p11", 11, 1), job("", 5, 1)];
     let mut no_attempts = job("a0", 5, 1);
     no_attempts.max_attempts = 0;
@@ -97,10 +94,8 @@ async fn submit_rejects_bad_input_and_stores_nothing() {
     assert_eq!(store.list(&Default::default()).await.unwrap().jobs, vec![]);
 }
 
-#[tokio::test]
-async fn claims_by_priority_then_age_then_insertion_order() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn claims_by_priority_then_age_then_insertion_order(b: Backend) {
+    let store = b.open().await;
     for new in [
         job("low-old", 2, 1_000),
         job("high-new", 9, 5_000),
@@ -133,10 +128,8 @@ async fn claims_by_priority_then_age_then_insertion_order() {
     assert_eq!(record.worker_id.as_deref(), Some("w1"));
 }
 
-#[tokio::test]
-async fn claims_respect_capabilities_and_pools() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn claims_respect_capabilities_and_pools(b: Backend) {
+    let store = b.open().await;
     let mut needs_lvm = job("needs-lvm", 5, 1_000);
     needs_lvm.required_capabilities = caps(&["lvm"]);
     let mut needs_both = job("needs-lvm-luks", 9, 1_000);
@@ -164,6 +157,7 @@ async fn claims_respect_capabilities_and_pools() {
     let lvm = ClaimFilter {
         capabilities: caps(&["lvm", "xfs"]),
         pool: None,
+        ..ClaimFilter::default()
     };
     let got = store.claim_next("w1", &lvm).await.unwrap().unwrap();
     assert_eq!(got.job_id, "needs-lvm");
@@ -173,6 +167,7 @@ async fn claims_respect_capabilities_and_pools() {
     let cpu = ClaimFilter {
         capabilities: caps(&["lvm", "luks"]),
         pool: Some("cpu".into()),
+        ..ClaimFilter::default()
     };
     let got = store.claim_next("w2", &cpu).await.unwrap().unwrap();
     assert_eq!(got.job_id, "needs-lvm-luks");
@@ -181,18 +176,17 @@ async fn claims_respect_capabilities_and_pools() {
     let gpu = ClaimFilter {
         capabilities: BTreeSet::new(),
         pool: Some("gpu".into()),
+        ..ClaimFilter::default()
     };
     let got = store.claim_next("w3", &gpu).await.unwrap().unwrap();
     assert_eq!(got.job_id, "gpu-only");
     assert_eq!(store.queue_depth().await.unwrap(), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_claimers_on_separate_connections_never_share_a_job() {
+async fn concurrent_claimers_on_separate_connections_never_share_a_job(b: Backend) {
     const JOBS: usize = 200;
     const CLAIMERS: usize = 4;
-    let db = TestDb::new();
-    let store = db.open();
+    let store = b.open().await;
     for i in 0..JOBS {
         let priority = u8::try_from(i % 10 + 1).unwrap();
         store
@@ -204,7 +198,7 @@ async fn concurrent_claimers_on_separate_connections_never_share_a_job() {
     let start = Arc::new(tokio::sync::Barrier::new(CLAIMERS));
     for c in 0..CLAIMERS {
         // Each claimer has its own connection to the same file.
-        let store = db.open();
+        let store = b.open().await;
         let start = Arc::clone(&start);
         tasks.push(tokio::spawn(async move {
             let worker = format!("w{c}");
@@ -250,10 +244,8 @@ async fn concurrent_claimers_on_separate_connections_never_share_a_job() {
     assert_eq!(counts[&JobStatus::Queued], 0);
 }
 
-#[tokio::test]
-async fn illegal_transition_is_rejected_and_changes_nothing() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn illegal_transition_is_rejected_and_changes_nothing(b: Backend) {
+    let store = b.open().await;
     store.submit(job("j", 5, 1_000)).await.unwrap();
     let before = store.get("j").await.unwrap().unwrap();
 
@@ -316,11 +308,9 @@ async fn illegal_transition_is_rejected_and_changes_nothing() {
     assert!(record.started_at.is_some() && record.finished_at.is_some());
 }
 
-#[tokio::test]
-async fn writes_from_an_older_attempt_are_fenced_off() {
+async fn writes_from_an_older_attempt_are_fenced_off(b: Backend) {
     let clock = ManualClock::at(10_000);
-    let db = TestDb::new();
-    let store = db.open_with(&clock);
+    let store = b.open_with(&clock).await;
     store.submit(job("j", 5, 1_000)).await.unwrap();
     let first = store
         .claim_next("old", &any_worker())
@@ -383,11 +373,9 @@ async fn writes_from_an_older_attempt_are_fenced_off() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn retry_waits_for_not_before_and_fails_when_attempts_run_out() {
+async fn retry_waits_for_not_before_and_fails_when_attempts_run_out(b: Backend) {
     let clock = ManualClock::at(100_000);
-    let db = TestDb::new();
-    let store = db.open_with(&clock);
+    let store = b.open_with(&clock).await;
     let mut new = job("j", 5, 1_000);
     new.max_attempts = 2;
     store.submit(new).await.unwrap();
@@ -459,10 +447,8 @@ async fn retry_waits_for_not_before_and_fails_when_attempts_run_out() {
     ));
 }
 
-#[tokio::test]
-async fn crash_recovery_requeues_or_fails_the_workers_jobs() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn crash_recovery_requeues_or_fails_the_workers_jobs(b: Backend) {
+    let store = b.open().await;
     let mut running = job("running", 9, 1_000);
     running.max_attempts = 3;
     let mut last_try = job("last-try", 8, 1_000);
@@ -499,7 +485,7 @@ async fn crash_recovery_requeues_or_fails_the_workers_jobs() {
     }
 
     // The process restarts: w1's jobs come back, w2's are untouched.
-    let reopened = db.open();
+    let reopened = b.open().await;
     let report = reopened.recover_after_crash(Some("w1")).await.unwrap();
     assert_eq!(
         report,
@@ -558,10 +544,38 @@ async fn crash_recovery_requeues_or_fails_the_workers_jobs() {
     assert_eq!((next.job_id.as_str(), next.attempt), ("running", 2));
 }
 
-#[tokio::test]
-async fn the_store_is_usable_as_a_trait_object() {
-    let db = TestDb::new();
-    let store: Arc<dyn JobStore> = Arc::new(db.open());
+async fn the_store_is_usable_as_a_trait_object(b: Backend) {
+    let store: Arc<dyn JobStore> = b.open().await;
     store.submit(job("j", 5, 1_000)).await.unwrap();
     assert_eq!(store.queue_depth().await.unwrap(), 1);
+}
+
+both_stores!(
+    idempotency_key_and_job_id_are_remembered_across_reopen,
+    submit_rejects_bad_input_and_stores_nothing,
+    claims_by_priority_then_age_then_insertion_order,
+    claims_respect_capabilities_and_pools,
+    illegal_transition_is_rejected_and_changes_nothing,
+    writes_from_an_older_attempt_are_fenced_off,
+    retry_waits_for_not_before_and_fails_when_attempts_run_out,
+    crash_recovery_requeues_or_fails_the_workers_jobs,
+    the_store_is_usable_as_a_trait_object,
+);
+
+/// As `both_stores!`, on four runtime threads: the claimers start at once.
+mod concurrent_claimers_on_separate_connections_never_share_a_job {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() {
+        super::concurrent_claimers_on_separate_connections_never_share_a_job(
+            crate::common::Backend::sqlite(),
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() {
+        if let Some(b) = crate::common::Backend::postgres(concat!(module_path!(), "::postgres")) {
+            super::concurrent_claimers_on_separate_connections_never_share_a_job(b).await;
+        }
+    }
 }

@@ -1,19 +1,19 @@
-//! SqliteStore on real files: progress, results, listing, counts, the
-//! checksum cache, and the schema on disk.
+//! Both stores (SQLite in a file, PostgreSQL in a schema of its own):
+//! progress, results, listing, counts, the checksum cache; and each one's
+//! schema on disk.
 
+#[macro_use]
 mod common;
 
-use common::{job, ManualClock, TestDb};
-use guestkit_worker::store::SCHEMA_VERSION;
+use common::{job, Backend, ManualClock, TestDb};
+use guestkit_worker::store::{PgStoreOptions, PG_SCHEMA_VERSION, SCHEMA_VERSION};
 use guestkit_worker::{
     ClaimFilter, FileIdentity, JobFilter, JobStatus, JobStore, ListCursor, SqliteStore, StoreError,
 };
 
-#[tokio::test]
-async fn progress_is_recorded_in_order_for_active_jobs_only() {
+async fn progress_is_recorded_in_order_for_active_jobs_only(b: Backend) {
     let clock = ManualClock::at(50_000);
-    let db = TestDb::new();
-    let store = db.open_with(&clock);
+    let store = b.open_with(&clock).await;
     store.submit(job("j", 5, 1_000)).await.unwrap();
     assert!(matches!(
         store.record_progress("j", 1, "open", 0, None).await,
@@ -78,10 +78,8 @@ async fn progress_is_recorded_in_order_for_active_jobs_only() {
     ));
 }
 
-#[tokio::test]
-async fn finish_stores_the_result_index() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn finish_stores_the_result_index(b: Backend) {
+    let store = b.open().await;
     store.submit(job("j", 5, 1_000)).await.unwrap();
     assert_eq!(store.result("j").await.unwrap(), None);
     store
@@ -150,10 +148,8 @@ async fn finish_stores_the_result_index() {
     assert_eq!(record.error_code.as_deref(), Some("image_not_found"));
 }
 
-#[tokio::test]
-async fn release_and_cancel_through_transition() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn release_and_cancel_through_transition(b: Backend) {
+    let store = b.open().await;
     store.submit(job("released", 5, 1_000)).await.unwrap();
     store.submit(job("cancelled", 1, 1_000)).await.unwrap();
     store
@@ -196,10 +192,8 @@ async fn release_and_cancel_through_transition() {
     assert_eq!(store.get("released").await.unwrap().unwrap().attempt, 2);
 }
 
-#[tokio::test]
-async fn list_pages_newest_first_with_filters() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn list_pages_newest_first_with_filters(b: Backend) {
+    let store = b.open().await;
     // Two share a created_at: insertion order breaks the tie.
     let created = [1_000, 5_000, 3_000, 3_000, 2_000, 4_000, 6_000];
     for (i, at) in created.iter().enumerate() {
@@ -277,10 +271,8 @@ async fn list_pages_newest_first_with_filters() {
     assert!(bad.to_string().contains("\"12345\""), "{bad}");
 }
 
-#[tokio::test]
-async fn counts_and_queue_depth() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn counts_and_queue_depth(b: Backend) {
+    let store = b.open().await;
     for i in 0..5 {
         store.submit(job(&format!("j{i}"), 5, 1_000)).await.unwrap();
     }
@@ -322,26 +314,24 @@ async fn counts_and_queue_depth() {
     );
 }
 
-#[tokio::test]
-async fn checksum_cache_through_the_trait() {
-    let db = TestDb::new();
+async fn checksum_cache_through_the_trait(b: Backend) {
     let file = FileIdentity {
         device: u64::MAX,
         inode: 1 << 63,
         size: 42,
         mtime_ns: 1_700_000_000_000_000_001,
-        path: db.dir.path().join("image.qcow2"),
+        path: "/srv/images/image.qcow2".into(),
     };
     {
-        let store = db.open();
+        let store = b.open().await;
         assert_eq!(store.cached_checksum(&file).await.unwrap(), None);
         store.store_checksum(&file, [7; 32]).await.unwrap();
     }
-    let store = db.open();
+    let store = b.open().await;
     assert_eq!(store.cached_checksum(&file).await.unwrap(), Some([7; 32]));
     // The path is not part of the key (hard links share content)...
     let mut linked = file.clone();
-    linked.path = db.dir.path().join("link.qcow2");
+    linked.path = "/srv/images/link.qcow2".into();
     assert_eq!(store.cached_checksum(&linked).await.unwrap(), Some([7; 32]));
     // ...but every other field is.
     let mut touched = file.clone();
@@ -419,10 +409,8 @@ async fn a_file_that_is_not_a_database_is_an_error_naming_it() {
         .starts_with(b"this is not SQLite"));
 }
 
-#[tokio::test]
-async fn timestamps_are_kept_to_the_millisecond() {
-    let db = TestDb::new();
-    let store = db.open();
+async fn timestamps_are_kept_to_the_millisecond(b: Backend) {
+    let store = b.open().await;
     let mut new = job("j", 5, 0);
     new.created_at = chrono::DateTime::from_timestamp_nanos(1_700_000_000_123_456_789);
     new.deadline = Some(common::ms(1_800_000_000_000));
@@ -447,4 +435,220 @@ async fn timestamps_are_kept_to_the_millisecond() {
     assert_eq!(json["deadline"], "2027-01-15T08:00:00Z");
     assert_eq!(json["started_at"], serde_json::Value::Null);
     assert_eq!(json["status"], "queued");
+}
+
+both_stores!(
+    progress_is_recorded_in_order_for_active_jobs_only,
+    finish_stores_the_result_index,
+    release_and_cancel_through_transition,
+    list_pages_newest_first_with_filters,
+    counts_and_queue_depth,
+    checksum_cache_through_the_trait,
+    timestamps_are_kept_to_the_millisecond,
+);
+
+/// The version-1 schema as released (before leases and the worker
+/// registry), for the upgrade test.
+const SQLITE_V1: &str = "
+CREATE TABLE jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL UNIQUE,
+    operation TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'queued', 'assigned',
+        'running', 'completed', 'failed', 'cancelled', 'timed_out')),
+    priority INTEGER NOT NULL CHECK (priority BETWEEN 1 AND 10),
+    attempt INTEGER NOT NULL CHECK (attempt >= 1),
+    max_attempts INTEGER NOT NULL CHECK (max_attempts >= 1),
+    worker_id TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    started_at INTEGER, finished_at INTEGER, not_before INTEGER,
+    idempotency_key TEXT UNIQUE, timeout_seconds INTEGER CHECK (timeout_seconds >= 0),
+    deadline INTEGER,
+    required_capabilities TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(required_capabilities)),
+    worker_pool TEXT, document_json TEXT NOT NULL, result_json TEXT, result_path TEXT,
+    error_code TEXT, detail TEXT
+) STRICT;
+CREATE INDEX jobs_queue  ON jobs (status, priority DESC, created_at, seq);
+CREATE INDEX jobs_newest ON jobs (created_at DESC, seq DESC);
+CREATE INDEX jobs_worker ON jobs (worker_id) WHERE worker_id IS NOT NULL;
+CREATE TABLE job_history (
+    id INTEGER PRIMARY KEY, job_id TEXT NOT NULL REFERENCES jobs (job_id),
+    attempt INTEGER NOT NULL, from_status TEXT, to_status TEXT NOT NULL, worker_id TEXT,
+    detail TEXT, at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX job_history_job ON job_history (job_id, id);
+CREATE TABLE job_progress (
+    id INTEGER PRIMARY KEY, job_id TEXT NOT NULL REFERENCES jobs (job_id),
+    attempt INTEGER NOT NULL, phase TEXT NOT NULL,
+    percent INTEGER NOT NULL CHECK (percent BETWEEN 0 AND 100), message TEXT,
+    at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX job_progress_job ON job_progress (job_id, id);
+CREATE TABLE file_checksums (
+    device INTEGER NOT NULL, inode INTEGER NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, path TEXT NOT NULL,
+    sha256 BLOB NOT NULL CHECK (length(sha256) = 32), stored_at INTEGER NOT NULL,
+    PRIMARY KEY (device, inode, size, mtime_ns)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX file_checksums_path ON file_checksums (path);
+INSERT INTO jobs (job_id, operation, status, priority, attempt, max_attempts, worker_id,
+                  created_at, updated_at, document_json)
+VALUES ('old-running', 'system.echo', 'running', 5, 1, 3, 'w-old', 1000, 50000, '{}'),
+       ('old-queued', 'system.echo', 'queued', 5, 1, 3, NULL, 2000, 2000, '{}');
+PRAGMA user_version = 1;
+";
+
+#[tokio::test]
+async fn a_version_1_sqlite_file_is_upgraded_and_its_running_jobs_get_a_lease() {
+    let db = TestDb::new();
+    rusqlite::Connection::open(&db.path)
+        .unwrap()
+        .execute_batch(SQLITE_V1)
+        .unwrap();
+    let clock = ManualClock::at(60_000);
+    let store = db.open_with(&clock);
+    let version: i64 = rusqlite::Connection::open(&db.path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((version, SCHEMA_VERSION), (2, 2));
+
+    // The running job's lease is 30 s from its last change (50 s).
+    let running = store.get("old-running").await.unwrap().unwrap();
+    assert_eq!(running.lease_expires_at, Some(common::ms(80_000)));
+    assert_eq!(
+        store
+            .get("old-queued")
+            .await
+            .unwrap()
+            .unwrap()
+            .lease_expires_at,
+        None
+    );
+    assert!(store.reclaim_expired().await.unwrap().requeued.is_empty());
+    clock.advance_ms(20_000);
+    assert_eq!(
+        store.reclaim_expired().await.unwrap().requeued,
+        vec![("old-running".to_string(), 2)]
+    );
+    // The registry exists and works.
+    assert!(store.list_workers().await.unwrap().is_empty());
+    // Opening again changes nothing.
+    drop(store);
+    let store = db.open();
+    assert_eq!(store.get("old-running").await.unwrap().unwrap().attempt, 2);
+}
+
+#[tokio::test]
+async fn postgres_migrations_are_idempotent_and_concurrent_connects_take_turns() {
+    let Some(pg) = common::PgSchema::new("store_queries::postgres_migrations") else {
+        return;
+    };
+    let opens = (0..4).map(|_| {
+        let options = pg.options();
+        async move { options.connect().await.unwrap() }
+    });
+    let stores = futures_join_all(opens).await;
+    stores[0].submit(job("j", 5, 1_000)).await.unwrap();
+    // Every store sees the one set of tables.
+    for store in &stores {
+        assert_eq!(store.queue_depth().await.unwrap(), 1);
+    }
+    let applied: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(stores[0].pool())
+            .await
+            .unwrap();
+    assert_eq!(applied, [(1, true)]);
+    assert_eq!(PG_SCHEMA_VERSION, 1);
+    // A schema of its own: the tables are not in public.
+    let schema: String = sqlx::query_scalar(
+        "SELECT table_schema::text FROM information_schema.tables WHERE table_name = 'jobs' \
+         AND table_schema = current_schema()",
+    )
+    .fetch_one(stores[0].pool())
+    .await
+    .unwrap();
+    assert_eq!(schema, pg.schema);
+}
+
+#[tokio::test]
+async fn postgres_newer_schema_is_refused_untouched() {
+    let Some(pg) = common::PgSchema::new("store_queries::postgres_newer_schema") else {
+        return;
+    };
+    let store = pg.open().await;
+    store.submit(job("kept", 5, 1_000)).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99, 'from the future', true, '\\x00', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let err = pg.options().connect().await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found: 99, supported, .. } if supported == PG_SCHEMA_VERSION),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(message.contains(&pg.schema), "{message}");
+    assert!(message.contains("127.0.0.1"), "{message}");
+    // Nothing was lost.
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 99")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let store = pg.open().await;
+    assert_eq!(
+        store.get("kept").await.unwrap().unwrap().status,
+        JobStatus::Queued
+    );
+}
+
+#[tokio::test]
+async fn postgres_errors_name_the_store_without_its_password() {
+    // Nothing listens on port 1: the refusal comes back at once.
+    let err = PgStoreOptions::new("postgres://gk:hunter2@127.0.0.1:1/jobs")
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Database { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("postgres://gk:***@127.0.0.1:1/jobs"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(message.contains("connect"), "{message}");
+
+    let err = PgStoreOptions::new("postgres://h/d")
+        .schema("Robert'); DROP TABLE jobs;--")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::InvalidInput {
+                field: "schema",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+/// `join_all` without the futures crate: the opens run concurrently.
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
 }

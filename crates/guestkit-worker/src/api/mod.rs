@@ -8,6 +8,7 @@
 //! DELETE /api/v1/jobs/{id}            cancel (queued: at once; running: stopped)
 //! GET    /api/v1/jobs/{id}/events     progress and status as Server-Sent Events
 //! GET    /api/v1/capabilities         operations, capabilities, features, version
+//! GET    /api/v1/workers              registered workers and their heartbeats
 //! GET    /api/v1/health, /health      liveness (no token)
 //! GET    /ready                       readiness: the store answers (no token)
 //! GET    /api/v1/openapi.json         the OpenAPI 3.1 document (no token)
@@ -138,7 +139,8 @@ pub(crate) fn routes(state: Option<ApiState>) -> OpenApiRouter<ApiState> {
         .routes(routes!(jobs::get_job, jobs::cancel_job))
         .routes(routes!(jobs::get_result))
         .routes(routes!(events::job_events))
-        .routes(routes!(system::capabilities));
+        .routes(routes!(system::capabilities))
+        .routes(routes!(system::workers));
     let protected = match state {
         Some(s) => protected.route_layer(axum::middleware::from_fn_with_state(s, auth::authorize)),
         None => protected,

@@ -396,6 +396,35 @@ pub struct CancelResponse {
     pub message: String,
 }
 
+/// A worker registered in the job store, as its heartbeats report it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WorkerView {
+    /// The worker id.
+    pub id: String,
+    /// The pool it serves.
+    pub pool: Option<String>,
+    /// What it can run.
+    pub capabilities: Vec<String>,
+    /// Its build.
+    pub version: String,
+    /// When it started.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Jobs it was running at its last heartbeat.
+    pub active_jobs: u32,
+    /// Its last heartbeat.
+    pub last_heartbeat: chrono::DateTime<chrono::Utc>,
+    /// Seconds since that heartbeat (a worker that stopped without
+    /// deregistering keeps growing this).
+    pub seconds_since_heartbeat: i64,
+}
+
+/// The registered workers.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WorkerList {
+    /// Every registered worker, by id.
+    pub workers: Vec<WorkerView>,
+}
+
 /// What this worker runs.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Capabilities {

@@ -6,7 +6,7 @@ use axum::Json;
 use guestkit_job_spec::PROTOCOL_VERSION;
 
 use super::error::ApiError;
-use super::model::{Capabilities, Health, Ready};
+use super::model::{Capabilities, Health, Ready, WorkerList, WorkerView};
 use super::ApiState;
 use crate::handlers::FEATURES;
 
@@ -36,6 +36,42 @@ pub async fn capabilities(State(state): State<ApiState>) -> Json<Capabilities> {
         capabilities: worker.capabilities.iter().cloned().collect(),
         features: FEATURES.iter().map(|f| f.to_string()).collect(),
     })
+}
+
+/// Workers registered in the job store: id, pool, capabilities, active
+/// jobs, last heartbeat.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workers",
+    tag = "worker",
+    operation_id = "list_workers",
+    responses(
+        (status = 200, description = "Registered workers", body = WorkerList),
+        (status = 401, description = "Missing or unknown token", body = ApiError),
+        (status = 503, description = "The store cannot be read", body = ApiError)
+    ),
+    security(("bearer_token" = []))
+)]
+pub async fn workers(State(state): State<ApiState>) -> Result<Json<WorkerList>, ApiError> {
+    let now = chrono::Utc::now();
+    let workers = state
+        .inner
+        .store
+        .list_workers()
+        .await?
+        .into_iter()
+        .map(|w| WorkerView {
+            seconds_since_heartbeat: now.signed_duration_since(w.last_heartbeat).num_seconds(),
+            id: w.id,
+            pool: w.pool,
+            capabilities: w.capabilities.into_iter().collect(),
+            version: w.version,
+            started_at: w.started_at,
+            active_jobs: w.active_jobs,
+            last_heartbeat: w.last_heartbeat,
+        })
+        .collect();
+    Ok(Json(WorkerList { workers }))
 }
 
 fn health_of(state: &ApiState) -> Health {

@@ -1,9 +1,10 @@
 //! The job store: where jobs, their state history, progress, results and the
 //! checksum cache are kept.
 //!
-//! [`JobStore`] is the seam: [`SqliteStore`] is the single-machine store, a
-//! PostgreSQL store implements the same trait for a fleet. Callers hold a
-//! `dyn JobStore` (or `Arc<dyn JobStore>`).
+//! [`JobStore`] is the seam: [`SqliteStore`] is the single-machine store,
+//! [`PgStore`] the same trait on PostgreSQL for a fleet (several workers and
+//! API servers on one database). Callers hold a `dyn JobStore` (or
+//! `Arc<dyn JobStore>`).
 //!
 //! # Rules every store keeps
 //!
@@ -11,10 +12,15 @@
 //!   [`JobStatus::can_transition_to`]; an illegal one is
 //!   [`StoreError::IllegalTransition`] and changes nothing.
 //! * **Fencing.** Every write about a running job carries the attempt number
-//!   the writer was given by [`JobStore::claim_next`]. A retry or a crash
-//!   recovery starts a new attempt, so a write from a worker that lost its
-//!   job (an older attempt) is [`StoreError::StaleAttempt`] and changes
-//!   nothing.
+//!   the writer was given by [`JobStore::claim_next`]. A retry, a crash
+//!   recovery or a reclaimed lease starts a new attempt, so a write from a
+//!   worker that lost its job (an older attempt) is
+//!   [`StoreError::StaleAttempt`] and changes nothing.
+//! * **Leases.** A claim holds the job for [`ClaimFilter::lease`]; the
+//!   worker renews it with [`JobStore::heartbeat`]. Once it has expired,
+//!   [`JobStore::reclaim_expired`] (run by any worker) puts the job back in
+//!   the queue as its next attempt, or fails it when no attempt is left. A
+//!   lease that expired but was not reclaimed yet can still be renewed.
 //! * **History.** Every status change adds a [`StateChange`] row.
 //! * **Atomicity.** Each operation is one transaction: a failed write leaves
 //!   everything already stored as it was.
@@ -26,16 +32,25 @@
 //!
 //! Every timestamp is a [`chrono::DateTime<Utc>`](DateTime), the protocol's
 //! time type. Stores keep them to the **millisecond** (SQLite: a
-//! unix-milliseconds `INTEGER`), truncating toward the past, so a value read
-//! back may be up to 1 ms earlier than the one written. Records serialise
-//! them as RFC 3339 in UTC (`2023-11-14T22:13:20.123Z`). Ordering by `created_at` is therefore millisecond-grained;
-//! insertion order breaks ties.
+//! unix-milliseconds `INTEGER`; PostgreSQL: a `timestamptz` truncated to
+//! milliseconds), truncating toward the past, so a value read back may be up
+//! to 1 ms earlier than the one written. Records serialise them as RFC 3339
+//! in UTC (`2023-11-14T22:13:20.123Z`). Ordering by `created_at` is
+//! therefore millisecond-grained; insertion order breaks ties.
+//!
+//! "Now" is the store's [`Clock`]. [`PgStore`] reads the database server's
+//! clock by default, so workers on several machines compare leases against
+//! one clock.
 
+mod postgres;
+mod rules;
 mod sqlite;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -44,7 +59,13 @@ use serde::Serialize;
 use crate::checksum::FileIdentity;
 use crate::status::JobStatus;
 
-pub use sqlite::{Clock, SqliteStore, SCHEMA_VERSION};
+pub use postgres::{redact_url, PgStore, PgStoreOptions, PG_SCHEMA_VERSION};
+pub use sqlite::{SqliteStore, SCHEMA_VERSION};
+
+/// Where a store reads the time: `now` for every timestamp it writes and for
+/// comparing `not_before` and leases. [`SqliteStore::open`] uses the system
+/// clock, [`PgStore`] the database server's unless given one.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 #[cfg(doc)]
 use guestkit_job_spec::ErrorCode;
@@ -55,6 +76,10 @@ pub const DEFAULT_PRIORITY: u8 = 5;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 /// The most rows one [`JobStore::list`] call returns.
 pub const MAX_LIST_LIMIT: u32 = 1000;
+/// Lease given by [`ClaimFilter::default`].
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// The longest lease a claim or heartbeat may ask for.
+pub const MAX_LEASE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Any error from a database driver, boxed so the trait stays backend-neutral.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -118,6 +143,12 @@ pub enum StoreError {
         job_id: String,
         /// Its current status.
         status: JobStatus,
+    },
+    /// No worker with this id is registered ([`JobStore::register_worker`]).
+    #[error("worker {worker_id:?} is not registered")]
+    WorkerNotFound {
+        /// The id asked for.
+        worker_id: String,
     },
     /// A value handed to the store is out of range or malformed.
     #[error("job {job_id:?}: invalid {field}: {reason}")]
@@ -241,8 +272,9 @@ pub enum Submitted {
     },
 }
 
-/// Which jobs a worker can take ([`JobStore::claim_next`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Which jobs a worker can take ([`JobStore::claim_next`]), and for how
+/// long it holds one.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimFilter {
     /// The worker's capabilities: a job is eligible when its required
     /// capabilities are a subset of these.
@@ -251,6 +283,20 @@ pub struct ClaimFilter {
     /// pool; a job without a pool goes to any worker. A worker with `None`
     /// therefore takes only jobs without a pool.
     pub pool: Option<String>,
+    /// How long a claim holds the job without a [`JobStore::heartbeat`]
+    /// (more than zero, at most [`MAX_LEASE`]).
+    pub lease: Duration,
+}
+
+impl Default for ClaimFilter {
+    /// No capabilities, no pool, [`DEFAULT_LEASE`].
+    fn default() -> Self {
+        ClaimFilter {
+            capabilities: BTreeSet::new(),
+            pool: None,
+            lease: DEFAULT_LEASE,
+        }
+    }
 }
 
 /// A job just claimed by a worker: now [`JobStatus::Assigned`] to it.
@@ -272,6 +318,8 @@ pub struct ClaimedJob {
     pub deadline: Option<DateTime<Utc>>,
     /// The job document as submitted.
     pub document_json: String,
+    /// Until when the claim holds without a [`JobStore::heartbeat`].
+    pub lease_expires_at: DateTime<Utc>,
 }
 
 /// The answer to [`JobStore::retry`].
@@ -315,6 +363,8 @@ pub struct JobRecord {
     pub finished_at: Option<DateTime<Utc>>,
     /// A queued retry is not claimed before this time.
     pub not_before: Option<DateTime<Utc>>,
+    /// While assigned or running: until when the worker's lease holds.
+    pub lease_expires_at: Option<DateTime<Utc>>,
     /// Its idempotency key.
     pub idempotency_key: Option<String>,
     /// Per-attempt time limit.
@@ -435,7 +485,8 @@ pub struct JobPage {
     pub next: Option<ListCursor>,
 }
 
-/// What [`JobStore::recover_after_crash`] did.
+/// What [`JobStore::recover_after_crash`] or [`JobStore::reclaim_expired`]
+/// did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
     /// Jobs put back in the queue, with their new attempt number.
@@ -448,6 +499,40 @@ pub struct RecoveryReport {
 /// Number of jobs in each status; every status is present, possibly 0.
 pub type StatusCounts = BTreeMap<JobStatus, u64>;
 
+/// A worker announcing itself ([`JobStore::register_worker`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerInfo {
+    /// The worker id (the `worker_id` of its claims).
+    pub id: String,
+    /// The pool it serves.
+    pub pool: Option<String>,
+    /// What it can run (its [`ClaimFilter::capabilities`]).
+    pub capabilities: BTreeSet<String>,
+    /// Its build, e.g. `0.1.0`.
+    pub version: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+}
+
+/// A registered worker as [`JobStore::list_workers`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkerRecord {
+    /// The worker id.
+    pub id: String,
+    /// The pool it serves.
+    pub pool: Option<String>,
+    /// What it can run.
+    pub capabilities: BTreeSet<String>,
+    /// Its build.
+    pub version: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Jobs it was running at its last heartbeat.
+    pub active_jobs: u32,
+    /// Its last heartbeat (or its registration).
+    pub last_heartbeat: DateTime<Utc>,
+}
+
 /// The job store. Object-safe: use it as `Arc<dyn JobStore>`.
 #[async_trait]
 pub trait JobStore: Send + Sync {
@@ -459,9 +544,10 @@ pub trait JobStore: Send + Sync {
 
     /// Atomically takes the best eligible queued job (highest priority, then
     /// oldest `created_at`, then first inserted) and marks it
-    /// [`JobStatus::Assigned`] to `worker_id`. Eligible: required capabilities
-    /// within `filter.capabilities`, pool as [`ClaimFilter::pool`] says, and
-    /// no `not_before` in the future. Two claimers never get the same job.
+    /// [`JobStatus::Assigned`] to `worker_id`, leased for
+    /// [`ClaimFilter::lease`]. Eligible: required capabilities within
+    /// `filter.capabilities`, pool as [`ClaimFilter::pool`] says, and no
+    /// `not_before` in the future. Two claimers never get the same job.
     async fn claim_next(
         &self,
         worker_id: &str,
@@ -543,6 +629,40 @@ pub trait JobStore: Send + Sync {
         &self,
         worker_id: Option<&str>,
     ) -> Result<RecoveryReport, StoreError>;
+
+    /// Renews the leases of `worker_id`'s jobs, each named with the attempt
+    /// it holds, to `lease` from now (more than zero, at most
+    /// [`MAX_LEASE`]). Answers the jobs that are no longer this worker's:
+    /// gone, finished, reclaimed (another attempt), or assigned to another
+    /// worker; their leases are not touched, and the worker should stop them.
+    async fn heartbeat(
+        &self,
+        worker_id: &str,
+        jobs: &[(String, u32)],
+        lease: Duration,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Jobs assigned or running whose lease has expired go back to the queue
+    /// as attempt + 1, or fail with error code `attempts_exhausted`
+    /// ([`ErrorCode::AttemptsExhausted`]) when no attempt is left, as
+    /// [`JobStore::recover_after_crash`] does for a known crash. Any worker
+    /// may run it; concurrent sweeps never reclaim a job twice.
+    async fn reclaim_expired(&self) -> Result<RecoveryReport, StoreError>;
+
+    /// Adds the worker to the registry, or replaces its entry (a restart);
+    /// its heartbeat is now, with no active jobs.
+    async fn register_worker(&self, worker: &WorkerInfo) -> Result<(), StoreError>;
+
+    /// Records that the worker is alive and runs `active_jobs` jobs;
+    /// [`StoreError::WorkerNotFound`] when it is not registered.
+    async fn worker_heartbeat(&self, worker_id: &str, active_jobs: u32) -> Result<(), StoreError>;
+
+    /// Removes the worker from the registry (a clean shutdown); false when it
+    /// was not there. Its jobs are not touched.
+    async fn deregister_worker(&self, worker_id: &str) -> Result<bool, StoreError>;
+
+    /// Every registered worker, by id.
+    async fn list_workers(&self) -> Result<Vec<WorkerRecord>, StoreError>;
 
     /// The SHA-256 digest cached for this file identity (path not compared).
     async fn cached_checksum(&self, file: &FileIdentity) -> Result<Option<[u8; 32]>, StoreError>;

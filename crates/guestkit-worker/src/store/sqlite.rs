@@ -13,11 +13,13 @@ mod reads;
 mod rows;
 mod schema;
 mod state;
+mod workers;
 mod writes;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -26,21 +28,20 @@ use rusqlite::Connection;
 use self::checksums::{cached_checksum, store_checksum};
 use self::reads::{counts_by_status, get, history, list, progress, queue_depth, result};
 use self::rows::Env;
+use self::workers::{deregister_worker, list_workers, register_worker, worker_heartbeat};
 use self::writes::{
-    claim_next, finish, record_progress, recover_after_crash, retry, submit, transition,
+    claim_next, finish, heartbeat, reclaim_expired, record_progress, recover_after_crash, retry,
+    submit, transition,
 };
 use super::{
-    ClaimFilter, ClaimedJob, JobFilter, JobPage, JobRecord, JobStore, NewJob, ProgressRecord,
-    RecoveryReport, RetryOutcome, StateChange, StatusCounts, StoreError, Submitted,
+    ClaimFilter, ClaimedJob, Clock, JobFilter, JobPage, JobRecord, JobStore, NewJob,
+    ProgressRecord, RecoveryReport, RetryOutcome, StateChange, StatusCounts, StoreError, Submitted,
+    WorkerInfo, WorkerRecord,
 };
 use crate::checksum::{ChecksumCache, FileIdentity};
 use crate::status::JobStatus;
 
 pub use self::schema::SCHEMA_VERSION;
-
-/// Where a store reads the time: `now` for every timestamp it writes and for
-/// comparing `not_before`. [`SqliteStore::open`] uses the system clock.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Every operation's result.
 type R<T> = Result<T, StoreError>;
@@ -265,6 +266,56 @@ impl JobStore for SqliteStore {
             recover_after_crash(conn, env, worker.as_deref())
         })
         .await
+    }
+
+    async fn heartbeat(
+        &self,
+        worker_id: &str,
+        jobs: &[(String, u32)],
+        lease: Duration,
+    ) -> R<Vec<String>> {
+        let (worker, jobs) = (worker_id.to_owned(), jobs.to_vec());
+        let what = format!(
+            "renew the leases of {} job(s) of worker {worker_id:?}",
+            jobs.len()
+        );
+        self.run(what, move |conn, env| {
+            heartbeat(conn, env, &worker, &jobs, lease)
+        })
+        .await
+    }
+
+    async fn reclaim_expired(&self) -> R<RecoveryReport> {
+        let what = "reclaim jobs whose lease expired".to_owned();
+        self.run(what, reclaim_expired).await
+    }
+
+    async fn register_worker(&self, worker: &WorkerInfo) -> R<()> {
+        let worker = worker.clone();
+        let what = format!("register worker {:?}", worker.id);
+        self.run(what, move |conn, env| register_worker(conn, env, &worker))
+            .await
+    }
+
+    async fn worker_heartbeat(&self, worker_id: &str, active_jobs: u32) -> R<()> {
+        let worker = worker_id.to_owned();
+        let what = format!("record the heartbeat of worker {worker_id:?}");
+        self.run(what, move |conn, env| {
+            worker_heartbeat(conn, env, &worker, active_jobs)
+        })
+        .await
+    }
+
+    async fn deregister_worker(&self, worker_id: &str) -> R<bool> {
+        let worker = worker_id.to_owned();
+        let what = format!("deregister worker {worker_id:?}");
+        self.run(what, move |conn, env| deregister_worker(conn, env, &worker))
+            .await
+    }
+
+    async fn list_workers(&self) -> R<Vec<WorkerRecord>> {
+        let what = "list workers".to_owned();
+        self.run(what, list_workers).await
     }
 
     async fn cached_checksum(&self, file: &FileIdentity) -> R<Option<[u8; 32]>> {

@@ -56,11 +56,6 @@ pub(super) fn from_ms(ms: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
 }
 
-/// A `u64` as SQLite's signed `INTEGER`, or `None` above `i64::MAX`.
-pub(super) fn u64_to_sql(v: u64) -> Option<i64> {
-    i64::try_from(v).ok()
-}
-
 /// A `u64` stored bit for bit (device and inode numbers use the full range).
 pub(super) fn u64_bits(v: u64) -> i64 {
     i64::from_ne_bytes(v.to_ne_bytes())
@@ -70,7 +65,7 @@ pub(super) fn u64_bits(v: u64) -> i64 {
 pub(super) const JOB_COLUMNS: &str = "seq, job_id, operation, status, attempt, max_attempts, \
      priority, worker_id, created_at, updated_at, started_at, finished_at, not_before, \
      idempotency_key, timeout_seconds, deadline, required_capabilities, worker_pool, \
-     result_path, error_code, detail, document_json";
+     result_path, error_code, detail, document_json, lease_expires_at";
 
 /// A `jobs` row as SQLite hands it out, before validation.
 pub(super) struct RawJob {
@@ -96,6 +91,7 @@ pub(super) struct RawJob {
     error_code: Option<String>,
     detail: Option<String>,
     document_json: String,
+    lease_expires_at: Option<i64>,
 }
 
 impl RawJob {
@@ -124,6 +120,7 @@ impl RawJob {
             error_code: row.get(19)?,
             detail: row.get(20)?,
             document_json: row.get(21)?,
+            lease_expires_at: row.get(22)?,
         })
     }
 
@@ -143,6 +140,7 @@ impl RawJob {
             started_at: opt_time("started_at", self.started_at)?,
             finished_at: opt_time("finished_at", self.finished_at)?,
             not_before: opt_time("not_before", self.not_before)?,
+            lease_expires_at: opt_time("lease_expires_at", self.lease_expires_at)?,
             deadline: opt_time("deadline", self.deadline)?,
             timeout_seconds: self
                 .timeout_seconds
@@ -235,7 +233,5 @@ mod tests {
             let stored = u64_bits(v);
             assert_eq!(u64::from_ne_bytes(stored.to_ne_bytes()), v);
         }
-        assert_eq!(u64_to_sql(u64::MAX), None);
-        assert_eq!(u64_to_sql(42), Some(42));
     }
 }

@@ -81,9 +81,32 @@ CREATE TABLE file_checksums (
 CREATE INDEX file_checksums_path ON file_checksums (path);
 ";
 
+/// Schema version 2: leases and the worker registry.
+///
+/// `lease_expires_at` (unix ms) is set while a job is assigned or running.
+/// Jobs already assigned or running in a version-1 file get a lease of 30 s
+/// from their last change, so a job left behind by a stopped worker is
+/// reclaimed once that has passed; a live worker renews it at its next
+/// heartbeat.
+const V2: &str = "
+ALTER TABLE jobs ADD COLUMN lease_expires_at INTEGER;
+UPDATE jobs SET lease_expires_at = updated_at + 30000 WHERE status IN ('assigned', 'running');
+CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE status IN ('assigned', 'running');
+
+CREATE TABLE workers (
+    worker_id      TEXT    PRIMARY KEY,
+    pool           TEXT,
+    capabilities   TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(capabilities)),
+    version        TEXT    NOT NULL,
+    started_at     INTEGER NOT NULL,
+    last_heartbeat INTEGER NOT NULL,
+    active_jobs    INTEGER NOT NULL DEFAULT 0 CHECK (active_jobs >= 0)
+) STRICT;
+";
+
 /// Every migration, in order: entry `i` takes the schema from version `i` to
 /// `i + 1`. Append only; never edit a released one.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -7,7 +7,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use super::rows::{status_col, u32_col, Env};
 use super::R;
 use crate::status::JobStatus;
-use crate::store::{RetryOutcome, StoreError};
+use crate::store::rules::{self, Requeue};
+use crate::store::{RecoveryReport, RetryOutcome, StoreError};
 
 pub(super) fn write_tx<'c>(conn: &'c mut Connection, env: &Env<'_>) -> R<Transaction<'c>> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate)
@@ -23,19 +24,7 @@ pub(super) fn commit(tx: Transaction<'_>, env: &Env<'_>) -> R<()> {
     tx.commit().map_err(|e| env.db(e))
 }
 
-pub(super) fn invalid(job_id: &str, field: &'static str, reason: impl Into<String>) -> StoreError {
-    StoreError::InvalidInput {
-        job_id: job_id.to_owned(),
-        field,
-        reason: reason.into(),
-    }
-}
-
-pub(super) fn check_json(job_id: &str, field: &'static str, text: &str) -> R<()> {
-    serde_json::from_str::<serde::de::IgnoredAny>(text)
-        .map(|_| ())
-        .map_err(|e| invalid(job_id, field, format!("not valid JSON: {e}")))
-}
+pub(super) use crate::store::rules::{check_json, check_legal, invalid};
 
 /// The columns of a job that state changes look at.
 pub(super) struct JobState {
@@ -43,12 +32,14 @@ pub(super) struct JobState {
     pub(super) attempt: u32,
     pub(super) max_attempts: u32,
     pub(super) worker_id: Option<String>,
+    pub(super) lease_expires_at: Option<i64>,
 }
 
 pub(super) fn load_state(conn: &Connection, env: &Env<'_>, job_id: &str) -> R<JobState> {
     let raw = conn
         .query_row(
-            "SELECT status, attempt, max_attempts, worker_id FROM jobs WHERE job_id = ?1",
+            "SELECT status, attempt, max_attempts, worker_id, lease_expires_at
+             FROM jobs WHERE job_id = ?1",
             [job_id],
             |row| {
                 Ok((
@@ -56,50 +47,28 @@ pub(super) fn load_state(conn: &Connection, env: &Env<'_>, job_id: &str) -> R<Jo
                     row.get::<_, i64>(1)?,
                     row.get::<_, i64>(2)?,
                     row.get::<_, Option<String>>(3)?,
+                    row.get::<_, Option<i64>>(4)?,
                 ))
             },
         )
         .optional()
         .map_err(|e| env.db(e))?;
-    let (status, attempt, max_attempts, worker_id) = raw.ok_or_else(|| StoreError::NotFound {
-        job_id: job_id.to_owned(),
-    })?;
+    let (status, attempt, max_attempts, worker_id, lease_expires_at) =
+        raw.ok_or_else(|| StoreError::NotFound {
+            job_id: job_id.to_owned(),
+        })?;
     Ok(JobState {
         status: status_col(env, job_id, "status", &status)?,
         attempt: u32_col(env, job_id, "attempt", attempt)?,
         max_attempts: u32_col(env, job_id, "max_attempts", max_attempts)?,
         worker_id,
+        lease_expires_at,
     })
 }
 
 /// Refuses a write that does not carry the job's current attempt.
 pub(super) fn fence(job_id: &str, attempt: u32, state: &JobState) -> R<()> {
-    let (job_id, current) = (job_id.to_owned(), state.attempt);
-    match attempt.cmp(&current) {
-        std::cmp::Ordering::Equal => Ok(()),
-        std::cmp::Ordering::Less => Err(StoreError::StaleAttempt {
-            job_id,
-            attempt,
-            current,
-        }),
-        std::cmp::Ordering::Greater => Err(StoreError::FutureAttempt {
-            job_id,
-            attempt,
-            current,
-        }),
-    }
-}
-
-pub(super) fn check_legal(job_id: &str, from: JobStatus, to: JobStatus) -> R<()> {
-    if from.can_transition_to(to) {
-        Ok(())
-    } else {
-        Err(StoreError::IllegalTransition {
-            job_id: job_id.to_owned(),
-            from,
-            to,
-        })
-    }
+    rules::fence(job_id, attempt, state.attempt)
 }
 
 /// One row for `job_history`.
@@ -143,36 +112,31 @@ pub(super) fn requeue_or_fail(
 ) -> R<RetryOutcome> {
     let worker = state.worker_id.as_deref();
     let now = env.now_ms();
-    if let Some(next) = state
-        .attempt
-        .checked_add(1)
-        .filter(|next| *next <= state.max_attempts)
-    {
-        tx.execute(
-            "UPDATE jobs SET status = 'queued', attempt = ?2, worker_id = NULL, not_before = ?3,
-                             updated_at = ?4, detail = ?5
-             WHERE job_id = ?1",
-            params![job_id, next, not_before, now, detail],
-        )
-        .map_err(|e| env.db(e))?;
-        add_history(
-            tx,
-            env,
-            &Change {
-                job_id,
-                attempt: next,
-                from: Some(state.status),
-                to: JobStatus::Queued,
-                worker_id: worker,
-                detail: Some(detail),
-            },
-        )?;
-        return Ok(RetryOutcome::Requeued { attempt: next });
-    }
-    let why = format!(
-        "{detail}; attempt {} of {} was the last",
-        state.attempt, state.max_attempts
-    );
+    let why = match rules::requeue_decision(state.attempt, state.max_attempts, detail) {
+        Requeue::Next(next) => {
+            tx.execute(
+                "UPDATE jobs SET status = 'queued', attempt = ?2, worker_id = NULL, not_before = ?3,
+                                 lease_expires_at = NULL, updated_at = ?4, detail = ?5
+                 WHERE job_id = ?1",
+                params![job_id, next, not_before, now, detail],
+            )
+            .map_err(|e| env.db(e))?;
+            add_history(
+                tx,
+                env,
+                &Change {
+                    job_id,
+                    attempt: next,
+                    from: Some(state.status),
+                    to: JobStatus::Queued,
+                    worker_id: worker,
+                    detail: Some(detail),
+                },
+            )?;
+            return Ok(RetryOutcome::Requeued { attempt: next });
+        }
+        Requeue::Exhausted(why) => why,
+    };
     let mut from = state.status;
     if from == JobStatus::Assigned {
         // Assigned cannot fail directly: the claim is released first.
@@ -192,7 +156,7 @@ pub(super) fn requeue_or_fail(
     }
     tx.execute(
         "UPDATE jobs SET status = 'failed', error_code = ?2, not_before = NULL, finished_at = ?3,
-                         updated_at = ?3, detail = ?4
+                         lease_expires_at = NULL, updated_at = ?3, detail = ?4
          WHERE job_id = ?1",
         params![job_id, ErrorCode::AttemptsExhausted.as_str(), now, why],
     )
@@ -210,4 +174,23 @@ pub(super) fn requeue_or_fail(
         },
     )?;
     Ok(RetryOutcome::Exhausted)
+}
+
+/// Requeues or fails each job of `ids` (assigned or running, in this
+/// transaction), with the detail `detail` gives for its state.
+pub(super) fn requeue_all(
+    tx: &Transaction<'_>,
+    env: &Env<'_>,
+    ids: Vec<String>,
+    detail: impl Fn(&JobState) -> String,
+) -> R<RecoveryReport> {
+    let mut report = RecoveryReport::default();
+    for job_id in ids {
+        let state = load_state(tx, env, &job_id)?;
+        match requeue_or_fail(tx, env, &job_id, &state, None, &detail(&state))? {
+            RetryOutcome::Requeued { attempt } => report.requeued.push((job_id, attempt)),
+            RetryOutcome::Exhausted => report.failed.push(job_id),
+        }
+    }
+    Ok(report)
 }

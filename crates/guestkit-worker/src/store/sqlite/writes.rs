@@ -5,42 +5,21 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::rows::{self, status_col, to_ms, u32_col, u64_to_sql, Env};
+use super::rows::{self, status_col, to_ms, u32_col, Env};
 use super::state::{
-    add_history, check_json, check_legal, commit, fence, invalid, load_state, requeue_or_fail,
-    write_tx, Change,
+    add_history, check_json, check_legal, commit, fence, invalid, load_state, requeue_all,
+    requeue_or_fail, write_tx, Change,
 };
 use super::R;
 use crate::status::JobStatus;
+use crate::store::rules;
 use crate::store::{
     ClaimFilter, ClaimedJob, NewJob, RecoveryReport, RetryOutcome, StoreError, Submitted,
 };
 
 pub(super) fn submit(conn: &mut Connection, env: &Env<'_>, job: NewJob) -> R<Submitted> {
     let id = job.job_id.as_str();
-    if id.is_empty() {
-        return Err(invalid(id, "job_id", "must not be empty"));
-    }
-    if job.operation.is_empty() {
-        return Err(invalid(id, "operation", "must not be empty"));
-    }
-    if !(1..=10).contains(&job.priority) {
-        return Err(invalid(
-            id,
-            "priority",
-            format!("{} is outside 1-10", job.priority),
-        ));
-    }
-    if job.max_attempts == 0 {
-        return Err(invalid(id, "max_attempts", "must be at least 1"));
-    }
-    let timeout = job
-        .timeout_seconds
-        .map(|s| {
-            u64_to_sql(s).ok_or_else(|| invalid(id, "timeout_seconds", format!("{s} is too large")))
-        })
-        .transpose()?;
-    check_json(id, "document_json", &job.document_json)?;
+    let timeout = rules::check_new_job(&job)?;
     let caps = serde_json::to_string(&job.required_capabilities)
         .map_err(|e| invalid(id, "required_capabilities", e.to_string()))?;
 
@@ -116,11 +95,13 @@ pub(super) fn claim_next(
 ) -> R<Option<ClaimedJob>> {
     let caps = serde_json::to_string(&filter.capabilities)
         .map_err(|e| invalid("", "capabilities", e.to_string()))?;
+    let lease = rules::lease_ms(filter.lease)?;
+    let until = env.now_ms().saturating_add(lease);
     let tx = write_tx(conn, env)?;
     let row = tx
         .query_row(
             "UPDATE jobs SET status = 'assigned', worker_id = ?1, updated_at = ?2,
-                             not_before = NULL, detail = NULL
+                             not_before = NULL, detail = NULL, lease_expires_at = ?5
              WHERE seq = (
                  SELECT j.seq FROM jobs j
                  WHERE j.status = 'queued'
@@ -133,7 +114,7 @@ pub(super) fn claim_next(
                  LIMIT 1)
              RETURNING job_id, operation, attempt, max_attempts, priority, timeout_seconds,
                        deadline, document_json",
-            params![worker_id, env.now_ms(), filter.pool, caps],
+            params![worker_id, env.now_ms(), filter.pool, caps, until],
             |row| {
                 Ok((
                     row.get::<_, String>(0)?,
@@ -171,6 +152,7 @@ pub(super) fn claim_next(
         operation,
         document_json: document,
         job_id: job_id.clone(),
+        lease_expires_at: rows::time_col(env, id, "lease_expires_at", until)?,
     };
     add_history(
         &tx,
@@ -204,19 +186,14 @@ pub(super) fn transition(
         (JobStatus::Running, JobStatus::Queued) => {
             requeue_or_fail(&tx, env, job_id, &state, None, detail.unwrap_or("requeued"))?;
         }
-        (_, JobStatus::Assigned) => {
-            return Err(invalid(
-                job_id,
-                "to",
-                "a job is assigned only by claim_next, which names the worker",
-            ));
-        }
+        (_, JobStatus::Assigned) => return Err(rules::assigned_only_by_claim(job_id)),
         _ => {
             tx.execute(
                 "UPDATE jobs SET status = ?2, updated_at = ?3, detail = ?4,
                      started_at = CASE WHEN ?2 = 'running' THEN ?3 ELSE started_at END,
                      finished_at = CASE WHEN ?5 THEN ?3 ELSE finished_at END,
-                     worker_id = CASE WHEN ?2 = 'queued' THEN NULL ELSE worker_id END
+                     worker_id = CASE WHEN ?2 = 'queued' THEN NULL ELSE worker_id END,
+                     lease_expires_at = CASE WHEN ?2 = 'running' THEN lease_expires_at END
                  WHERE job_id = ?1",
                 params![job_id, to.as_str(), env.now_ms(), detail, to.is_terminal()],
             )
@@ -321,7 +298,7 @@ pub(super) fn finish(
     check_legal(job_id, state.status, status)?;
     tx.execute(
         "UPDATE jobs SET status = ?2, updated_at = ?3, finished_at = ?3, not_before = NULL,
-                         result_json = ?4, result_path = ?5, error_code = ?6, detail = NULL
+                         lease_expires_at = NULL, result_json = ?4, result_path = ?5, error_code = ?6, detail = NULL
          WHERE job_id = ?1",
         params![
             job_id,
@@ -367,18 +344,66 @@ pub(super) fn recover_after_crash(
             .map_err(|e| env.db(e))?;
         ids
     };
-    let mut report = RecoveryReport::default();
-    for job_id in ids {
-        let state = load_state(&tx, env, &job_id)?;
-        let detail = match &state.worker_id {
-            Some(worker) => format!("recovered after a crash of worker {worker:?}"),
-            None => "recovered after a worker crash".to_owned(),
-        };
-        match requeue_or_fail(&tx, env, &job_id, &state, None, &detail)? {
-            RetryOutcome::Requeued { attempt } => report.requeued.push((job_id, attempt)),
-            RetryOutcome::Exhausted => report.failed.push(job_id),
+    let report = requeue_all(&tx, env, ids, |state| {
+        rules::crash_detail(state.worker_id.as_deref())
+    })?;
+    commit(tx, env)?;
+    Ok(report)
+}
+
+pub(super) fn heartbeat(
+    conn: &mut Connection,
+    env: &Env<'_>,
+    worker_id: &str,
+    jobs: &[(String, u32)],
+    lease: std::time::Duration,
+) -> R<Vec<String>> {
+    let until = env.now_ms().saturating_add(rules::lease_ms(lease)?);
+    let tx = write_tx(conn, env)?;
+    let mut lost = Vec::new();
+    {
+        let mut stmt = tx
+            .prepare(
+                "UPDATE jobs SET lease_expires_at = ?4
+                 WHERE job_id = ?1 AND attempt = ?2 AND worker_id = ?3
+                   AND status IN ('assigned', 'running')",
+            )
+            .map_err(|e| env.db(e))?;
+        for (job_id, attempt) in jobs {
+            let renewed = stmt
+                .execute(params![job_id, attempt, worker_id, until])
+                .map_err(|e| env.db(e))?;
+            if renewed == 0 {
+                lost.push(job_id.clone());
+            }
         }
     }
+    commit(tx, env)?;
+    Ok(lost)
+}
+
+pub(super) fn reclaim_expired(conn: &mut Connection, env: &Env<'_>) -> R<RecoveryReport> {
+    let tx = write_tx(conn, env)?;
+    let ids = {
+        let mut stmt = tx
+            .prepare(
+                "SELECT job_id FROM jobs
+                 WHERE status IN ('assigned', 'running') AND lease_expires_at <= ?1
+                 ORDER BY seq",
+            )
+            .map_err(|e| env.db(e))?;
+        let ids = stmt
+            .query_map([env.now_ms()], |row| row.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| env.db(e))?;
+        ids
+    };
+    let report = requeue_all(&tx, env, ids, |state| {
+        rules::lease_detail(
+            state.worker_id.as_deref(),
+            state.lease_expires_at.and_then(rows::from_ms),
+        )
+    })?;
     commit(tx, env)?;
     Ok(report)
 }

@@ -1,0 +1,104 @@
+//! The worker registry: who is alive, what it runs, its last heartbeat.
+
+use std::collections::BTreeSet;
+
+use sqlx::PgPool;
+
+use super::rows::{col, now_sql, time_in, Op};
+use super::R;
+use crate::store::rules::invalid;
+use crate::store::{StoreError, WorkerInfo, WorkerRecord};
+
+pub(super) async fn register_worker(pool: &PgPool, op: &Op<'_>, worker: &WorkerInfo) -> R<()> {
+    if worker.id.is_empty() {
+        return Err(invalid("", "worker id", "must not be empty"));
+    }
+    let started_at = time_in("", "started_at", worker.started_at)?;
+    let caps: Vec<&str> = worker.capabilities.iter().map(String::as_str).collect();
+    let now = now_sql(6);
+    let sql = format!(
+        "INSERT INTO workers (worker_id, pool, capabilities, version, started_at, last_heartbeat,
+                              active_jobs)
+         VALUES ($1, $2, $3, $4, $5, {now}, 0)
+         ON CONFLICT (worker_id) DO UPDATE SET
+             pool = excluded.pool, capabilities = excluded.capabilities,
+             version = excluded.version, started_at = excluded.started_at,
+             last_heartbeat = excluded.last_heartbeat, active_jobs = 0"
+    );
+    sqlx::query(&sql)
+        .bind(&worker.id)
+        .bind(&worker.pool)
+        .bind(&caps)
+        .bind(&worker.version)
+        .bind(started_at)
+        .bind(op.now)
+        .execute(pool)
+        .await
+        .map_err(|e| op.db(e))?;
+    Ok(())
+}
+
+pub(super) async fn worker_heartbeat(
+    pool: &PgPool,
+    op: &Op<'_>,
+    worker_id: &str,
+    active_jobs: u32,
+) -> R<()> {
+    let now = now_sql(3);
+    let sql =
+        format!("UPDATE workers SET last_heartbeat = {now}, active_jobs = $2 WHERE worker_id = $1");
+    let n = sqlx::query(&sql)
+        .bind(worker_id)
+        .bind(i64::from(active_jobs))
+        .bind(op.now)
+        .execute(pool)
+        .await
+        .map_err(|e| op.db(e))?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::WorkerNotFound {
+            worker_id: worker_id.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+pub(super) async fn deregister_worker(pool: &PgPool, op: &Op<'_>, worker_id: &str) -> R<bool> {
+    let n = sqlx::query("DELETE FROM workers WHERE worker_id = $1")
+        .bind(worker_id)
+        .execute(pool)
+        .await
+        .map_err(|e| op.db(e))?
+        .rows_affected();
+    Ok(n > 0)
+}
+
+pub(super) async fn list_workers(pool: &PgPool, op: &Op<'_>) -> R<Vec<WorkerRecord>> {
+    let raw = sqlx::query(
+        "SELECT worker_id, pool, capabilities, version, started_at, last_heartbeat, active_jobs
+         FROM workers ORDER BY worker_id COLLATE \"C\"",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(|e| op.db(e))?;
+    raw.iter()
+        .map(|row| {
+            let id: String = col(op, row, "worker_id")?;
+            let caps: Vec<String> = col(op, row, "capabilities")?;
+            let active: i64 = col(op, row, "active_jobs")?;
+            Ok(WorkerRecord {
+                pool: col(op, row, "pool")?,
+                capabilities: caps.into_iter().collect::<BTreeSet<String>>(),
+                version: col(op, row, "version")?,
+                started_at: col(op, row, "started_at")?,
+                last_heartbeat: col(op, row, "last_heartbeat")?,
+                active_jobs: u32::try_from(active).map_err(|_| StoreError::Corrupt {
+                    store: op.store.to_owned(),
+                    what: format!("worker {id:?}, column active_jobs"),
+                    detail: format!("{active} is not a u32"),
+                })?,
+                id,
+            })
+        })
+        .collect()
+}
