@@ -244,8 +244,8 @@ pub fn jobs(cmd: &JobsCommand) -> Result<()> {
             if !json {
                 writeln!(
                     out,
-                    "{:<32} {:<10} {:<18} {}",
-                    "JOB", "STATUS", "OPERATION", "CREATED"
+                    "{:<32} {:<10} {:<18} CREATED",
+                    "JOB", "STATUS", "OPERATION"
                 )?;
             }
             loop {
