@@ -225,7 +225,13 @@ impl Executor {
                 Ok(Some(job)) => {
                     self.hold(&job);
                     let me = self.clone();
-                    let span = tracing::info_span!("job", job_id = %job.job_id, operation = %job.operation, attempt = job.attempt);
+                    let span = tracing::info_span!(
+                        "job",
+                        job_id = %job.job_id,
+                        operation = %job.operation,
+                        attempt = job.attempt,
+                        trace_id = tracing::field::Empty,
+                    );
                     tasks.spawn(
                         async move {
                             let operation = job.operation.clone();
@@ -482,7 +488,12 @@ impl Executor {
             .as_ref()
             .and_then(|o| o.trace_id.clone())
             .unwrap_or_default();
-        tracing::info!(trace_id = %trace_id, "job started");
+        // The job's own trace id (observability.trace_id) joins its span,
+        // so every line of the job carries it.
+        if !trace_id.is_empty() {
+            tracing::Span::current().record("trace_id", trace_id.as_str());
+        }
+        tracing::info!("job started");
         // Stoppable before it is Running: a cancel that reads the job as
         // assigned reaches it here (the stop is remembered) or finds the
         // store already moved, so the job never runs on unnoticed.

@@ -455,3 +455,34 @@ fn queued_jobs_start_by_priority_then_age() {
     let unique: BTreeSet<_> = got.iter().collect();
     assert_eq!(unique.len(), 5);
 }
+
+#[test]
+fn json_logs_carry_the_jobs_trace_id_on_every_line_of_the_job() {
+    let w = Worker::start(&["--log-format", "json"]);
+    let text = std::fs::read_to_string(repo_root().join("examples/jobs/inspect-full.json"))
+        .expect("example");
+    let doc: Value = serde_json::from_str(&text).expect("json");
+    let id = doc["job_id"].as_str().expect("id");
+    let trace = doc["observability"]["trace_id"].as_str().expect("trace id");
+    w.drop_text("full.json", &text);
+    assert_eq!(w.wait_result(id, LONG).status, JobStatus::Completed);
+    let lines: Vec<Value> = w
+        .log()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let of_job: Vec<&Value> = lines.iter().filter(|l| l["span"]["job_id"] == id).collect();
+    assert!(of_job.len() >= 3, "{of_job:?}");
+    let started = of_job
+        .iter()
+        .find(|l| l["fields"]["message"] == "job started")
+        .expect("job started line");
+    assert_eq!(started["span"]["trace_id"], trace, "{started}");
+    assert_eq!(started["span"]["operation"], "guestkit.inspect");
+    for l in of_job
+        .iter()
+        .filter(|l| l["fields"]["message"] == "job ended")
+    {
+        assert_eq!(l["span"]["trace_id"], trace, "{l}");
+    }
+}
