@@ -1,0 +1,180 @@
+//! Job submission through the REST API of the real `guestkit-worker`
+//! binary: 50 concurrent clients POST `system.echo` jobs (each client on
+//! one keep-alive connection), with the SQLite store and, when the local
+//! PostgreSQL answers, with the PostgreSQL store; then `/metrics` scrape
+//! times.
+//!
+//! Targets: >= 5,000 submissions/s with SQLite and >= 2,000/s with
+//! PostgreSQL, p99 <= 20 ms; a `/metrics` scrape <= 5 ms.
+
+#[path = "../tests/process/mod.rs"]
+mod process;
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use process::Worker;
+
+const CLIENTS: usize = 50;
+const PER_CLIENT: usize = 100;
+const TOKEN: &str = "bench-submit-token-0123456789";
+const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// Submits CLIENTS × PER_CLIENT jobs; (wall, sorted latencies).
+fn submit_all(base: &str) -> (Duration, Vec<Duration>) {
+    let barrier = Arc::new(Barrier::new(CLIENTS + 1));
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let barrier = barrier.clone();
+            let url = format!("{base}/api/v1/jobs");
+            std::thread::spawn(move || {
+                let agent = agent();
+                let bodies: Vec<String> = (0..PER_CLIENT)
+                    .map(|i| {
+                        let job = guestkit_job_spec::echo_job(serde_json::json!({ "i": i }))
+                            .max_attempts(1)
+                            .build()
+                            .expect("job");
+                        serde_json::to_string(&job).expect("json")
+                    })
+                    .collect();
+                barrier.wait();
+                let mut lat = Vec::with_capacity(PER_CLIENT);
+                for body in bodies {
+                    let t = Instant::now();
+                    let mut resp = agent
+                        .post(&url)
+                        .header("Authorization", format!("Bearer {TOKEN}"))
+                        .header("Content-Type", "application/json")
+                        .send(body.as_str())
+                        .expect("POST");
+                    let status = resp.status().as_u16();
+                    let _ = resp.body_mut().read_to_string();
+                    assert_eq!(status, 202, "submission refused");
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    let mut all: Vec<Duration> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("client"))
+        .collect();
+    let wall = start.elapsed();
+    all.sort();
+    (wall, all)
+}
+
+fn pct(sorted: &[Duration], p: usize) -> f64 {
+    let i = (sorted.len() * p / 100).min(sorted.len().saturating_sub(1));
+    sorted.get(i).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0)
+}
+
+fn run(label: &str, store: Option<&str>, target: f64) {
+    let api_port = free_port();
+    let metrics_port = free_port();
+    let tokens = tempfile::tempdir().expect("tmp");
+    let file = tokens.path().join("tokens");
+    std::fs::write(&file, format!("submit {TOKEN}\n")).expect("tokens");
+    let api_addr = format!("127.0.0.1:{api_port}");
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let mut flags = vec![
+        "--api-enabled",
+        "--api-addr",
+        api_addr.as_str(),
+        "--api-tokens",
+        file.to_str().expect("path"),
+        "--api-rate-limit",
+        "0",
+        "--metrics-enabled",
+        "true",
+        "--metrics-addr",
+        metrics_addr.as_str(),
+    ];
+    if let Some(url) = store {
+        flags.extend(["--store", url]);
+    }
+    let w = Worker::start(&flags);
+    let base = format!("http://{api_addr}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", api_port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "API did not come up:\n{}",
+            w.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (wall, lat) = submit_all(&base);
+    let n = lat.len();
+    let rate = n as f64 / wall.as_secs_f64();
+    println!(
+        "  {label}: {n} submissions by {CLIENTS} clients in {:.2} s = {rate:.0}/s (target >= {target:.0}/s); \
+         latency p50 {:.2} ms, p99 {:.2} ms (target <= 20 ms)",
+        wall.as_secs_f64(),
+        pct(&lat, 50),
+        pct(&lat, 99),
+    );
+    let agent = agent();
+    let mut scrapes = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let mut r = agent
+            .get(&format!("http://{metrics_addr}/metrics"))
+            .call()
+            .expect("scrape");
+        let _ = r.body_mut().read_to_string();
+        scrapes.push(t.elapsed());
+    }
+    scrapes.sort();
+    println!(
+        "  {label}: /metrics scrape p50 {:.2} ms, max {:.2} ms (target <= 5 ms)",
+        pct(&scrapes, 50),
+        scrapes.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0)
+    );
+}
+
+fn main() {
+    println!("guestkit-worker REST submission (system.echo jobs, loopback)");
+    run("SQLite", None, 5000.0);
+    let pg_up = std::process::Command::new("psql")
+        .args([PG_URL, "-qAtc", "select 1"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if pg_up {
+        // A fresh schema so earlier runs' jobs do not count.
+        let schema = format!("bench_{}", std::process::id());
+        let ok = std::process::Command::new("psql")
+            .args([PG_URL, "-qAtc", &format!("create schema {schema}")])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "create schema");
+        let url = format!("{PG_URL}?options=-c%20search_path%3D{schema}");
+        run("PostgreSQL", Some(&url), 2000.0);
+        let _ = std::process::Command::new("psql")
+            .args([PG_URL, "-qAtc", &format!("drop schema {schema} cascade")])
+            .env("PGOPTIONS", "--client-min-messages=warning")
+            .status();
+    } else {
+        println!("  PostgreSQL: SKIP (not reachable at {PG_URL})");
+    }
+}
