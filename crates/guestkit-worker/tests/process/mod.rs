@@ -45,9 +45,11 @@ impl Worker {
             .append(true)
             .open(d.join("worker.log"))
             .expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_guestkit-worker"))
-            .arg("--worker-id")
-            .arg("test-worker")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_guestkit-worker"));
+        if !self.args.iter().any(|a| a == "--worker-id") {
+            cmd.arg("--worker-id").arg("test-worker");
+        }
+        let child = cmd
             .arg("--jobs-dir")
             .arg(d.join("jobs"))
             .arg("--results-dir")

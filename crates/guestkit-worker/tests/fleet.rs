@@ -1,0 +1,289 @@
+//! Several real worker processes sharing one PostgreSQL store: 1,000 jobs
+//! submitted through the REST API by 50 concurrent clients all end, each
+//! run once; a worker killed with -9 mid-job loses its lease and the job
+//! completes on the other worker. Skips visibly without PostgreSQL.
+
+mod process;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use process::Worker;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "fleet-submit-token-0123456789";
+const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn psql(sql: &str) -> bool {
+    std::process::Command::new("psql")
+        .args([PG_URL, "-qAtc", sql])
+        .env("PGOPTIONS", "--client-min-messages=warning")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// A fresh schema for this test, dropped at the end.
+struct Schema(String);
+
+impl Schema {
+    fn create(tag: &str) -> Option<Schema> {
+        if !psql("select 1") {
+            eprintln!("SKIP (PostgreSQL not reachable at {PG_URL})");
+            return None;
+        }
+        let name = format!("fleet_{tag}_{}", std::process::id());
+        assert!(psql(&format!("create schema {name}")), "create schema");
+        Some(Schema(name))
+    }
+
+    fn url(&self) -> String {
+        format!("{PG_URL}?options=-c%20search_path%3D{}", self.0)
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        psql(&format!("drop schema {} cascade", self.0));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+struct Node {
+    worker: Worker,
+    base: String,
+}
+
+fn node(id: &str, store: &str, tokens: &std::path::Path, extra: &[&str]) -> Node {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut flags = vec![
+        "--worker-id",
+        id,
+        "--store",
+        store,
+        "--api-enabled",
+        "--api-addr",
+        addr.as_str(),
+        "--api-tokens",
+        tokens.to_str().expect("path"),
+        "--api-rate-limit",
+        "0",
+    ];
+    flags.extend_from_slice(extra);
+    let worker = Worker::start(&flags);
+    let end = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < end,
+            "API of {id} did not come up:\n{}",
+            worker.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Node {
+        worker,
+        base: format!("http://{addr}"),
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn get(agent: &ureq::Agent, url: &str) -> (u16, Value) {
+    let mut r = agent
+        .get(url)
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .call()
+        .expect("GET");
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string().expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn post(agent: &ureq::Agent, base: &str, job: &Value) -> u16 {
+    let mut r = agent
+        .post(&format!("{base}/api/v1/jobs"))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .header("Content-Type", "application/json")
+        .send(job.to_string().as_str())
+        .expect("POST");
+    let _ = r.body_mut().read_to_string();
+    r.status().as_u16()
+}
+
+fn tokens_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let p = dir.join("tokens");
+    std::fs::write(&p, format!("submit {TOKEN}\n")).expect("tokens");
+    p
+}
+
+#[test]
+fn a_thousand_jobs_from_fifty_clients_on_two_workers_each_run_once() {
+    let Some(schema) = Schema::create("thousand") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tokens = tokens_file(tmp.path());
+    let a = node(
+        "fleet-a",
+        &schema.url(),
+        &tokens,
+        &["--max-concurrent", "4"],
+    );
+    let b = node(
+        "fleet-b",
+        &schema.url(),
+        &tokens,
+        &["--max-concurrent", "4"],
+    );
+    let barrier = Arc::new(Barrier::new(50));
+    let clients: Vec<_> = (0..50)
+        .map(|c| {
+            let barrier = barrier.clone();
+            // Half the clients talk to each worker's API.
+            let base = if c % 2 == 0 {
+                a.base.clone()
+            } else {
+                b.base.clone()
+            };
+            std::thread::spawn(move || {
+                let agent = agent();
+                let jobs: Vec<Value> = (0..20)
+                    .map(|i| {
+                        serde_json::to_value(
+                            guestkit_job_spec::echo_job(json!({"client": c, "i": i}))
+                                .build()
+                                .expect("job"),
+                        )
+                        .expect("json")
+                    })
+                    .collect();
+                barrier.wait();
+                jobs.iter()
+                    .map(|j| {
+                        assert_eq!(post(&agent, &base, j), 202);
+                        j["job_id"].as_str().expect("id").to_string()
+                    })
+                    .collect::<Vec<String>>()
+            })
+        })
+        .collect();
+    let ids: Vec<String> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("client"))
+        .collect();
+    assert_eq!(ids.len(), 1000);
+    // Every job ends, completed, on attempt 1, run by one of the two.
+    let agent = agent();
+    let end = Instant::now() + Duration::from_secs(180);
+    let mut ran_by: BTreeMap<String, usize> = BTreeMap::new();
+    for id in &ids {
+        loop {
+            let (status, job) = get(&agent, &format!("{}/api/v1/jobs/{id}", a.base));
+            assert_eq!(status, 200, "{job}");
+            if job["status"] == "completed" {
+                assert_eq!(job["attempt"], 1, "{job}");
+                *ran_by
+                    .entry(job["worker_id"].as_str().unwrap_or("?").to_string())
+                    .or_default() += 1;
+                break;
+            }
+            assert!(
+                !matches!(
+                    job["status"].as_str(),
+                    Some("failed" | "cancelled" | "timed_out")
+                ),
+                "{job}"
+            );
+            assert!(Instant::now() < end, "{id} not done: {job}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    assert_eq!(ran_by.values().sum::<usize>(), 1000, "{ran_by:?}");
+    assert_eq!(ran_by.len(), 2, "both workers ran jobs: {ran_by:?}");
+    // One result file per job across both workers, none twice.
+    let mut results = 0;
+    for w in [&a.worker, &b.worker] {
+        results += std::fs::read_dir(w.results())
+            .expect("results")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with("-result.json"))
+            .count();
+    }
+    assert_eq!(results, 1000);
+}
+
+#[test]
+fn a_worker_killed_mid_job_loses_it_to_the_other_after_its_lease() {
+    let Some(schema) = Schema::create("kill") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tokens = tokens_file(tmp.path());
+    let lease = ["--lease-seconds", "2"];
+    let mut a = node("kill-a", &schema.url(), &tokens, &lease);
+    let mut b = node("kill-b", &schema.url(), &tokens, &lease);
+    let job = serde_json::to_value(
+        guestkit_job_spec::echo_job(json!({"delay_ms": 4000}))
+            .max_attempts(3)
+            .build()
+            .expect("job"),
+    )
+    .expect("json");
+    let id = job["job_id"].as_str().expect("id").to_string();
+    let agent = agent();
+    assert_eq!(post(&agent, &a.base, &job), 202);
+    // Wait until one of them runs it.
+    let end = Instant::now() + Duration::from_secs(30);
+    let runner = loop {
+        let (_, j) = get(&agent, &format!("{}/api/v1/jobs/{id}", a.base));
+        if j["status"] == "running" {
+            break j["worker_id"].as_str().expect("worker").to_string();
+        }
+        assert!(Instant::now() < end, "{j}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (victim, survivor) = if runner == "kill-a" {
+        (&mut a, &b)
+    } else {
+        (&mut b, &a)
+    };
+    victim.worker.signal("KILL");
+    victim.worker.wait_exit(Duration::from_secs(10));
+    let killed = Instant::now();
+    let end = Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let (_, j) = get(&agent, &format!("{}/api/v1/jobs/{id}", survivor.base));
+        if j["status"] == "completed" {
+            break j;
+        }
+        assert!(
+            Instant::now() < end,
+            "not completed: {j}\n{}",
+            survivor.worker.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(done["attempt"], 2, "{done}");
+    assert_ne!(done["worker_id"].as_str(), Some(runner.as_str()), "{done}");
+    assert!(
+        killed.elapsed() >= Duration::from_millis(1500),
+        "waited for the lease"
+    );
+    // Exactly one result, on the survivor.
+    let result = survivor.worker.result(&id).expect("result on the survivor");
+    assert_eq!(result.execution_summary.attempt, 2);
+    assert!(victim.worker.result(&id).is_none());
+}
