@@ -183,6 +183,12 @@ mod tests {
                 );
             }
         }
+        // A terminal state has no way out.
+        for status in JobStatus::ALL.into_iter().filter(|s| s.is_terminal()) {
+            assert!(JobStatus::ALL
+                .iter()
+                .all(|&to| !status.can_transition_to(to)));
+        }
     }
 
     #[test]
@@ -197,6 +203,10 @@ mod tests {
             TimedOut
         );
         assert_eq!("timeout".parse::<JobStatus>(), Ok(TimedOut));
+        assert!(
+            "TimedOut".parse::<JobStatus>().is_err(),
+            "names are snake_case"
+        );
         let err = "done".parse::<JobStatus>().unwrap_err();
         assert!(err.to_string().contains("done"), "{err}");
     }
