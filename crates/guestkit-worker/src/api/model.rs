@@ -19,44 +19,47 @@ pub fn status_schema() -> ObjectBuilder {
         .description(Some("Job status"))
 }
 
-/// A job document of protocol v1.0 (the request body of a submission).
-/// Its schema in the OpenAPI document is the protocol's JSON Schema
-/// (`docs/job-spec.schema.json`), put in place by [`super::openapi`].
-pub struct JobDocumentBody;
+/// A placeholder type for a protocol object in the OpenAPI document: a
+/// bare object named `$name`, whose real schema [`super::openapi`] puts in
+/// place from the protocol's JSON Schema.
+macro_rules! protocol_schema {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $description:literal) => {
+        $(#[$doc])*
+        pub struct $ty;
 
-impl PartialSchema for JobDocumentBody {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(SchemaType::Type(Type::Object))
-            .description(Some("A job document (protocol v1.0)"))
-            .into()
-    }
+        impl PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::Object))
+                    .description(Some($description))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $ty {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed($name)
+            }
+        }
+    };
 }
 
-impl ToSchema for JobDocumentBody {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("JobDocument")
-    }
-}
+protocol_schema!(
+    /// A job document of protocol v1.0 (the request body of a submission).
+    /// Its schema in the OpenAPI document is the protocol's JSON Schema
+    /// (`docs/job-spec.schema.json`), put in place by [`super::openapi`].
+    JobDocumentBody,
+    "JobDocument",
+    "A job document (protocol v1.0)"
+);
 
-/// A job result as written to `<job_id>-result.json`; its schema is the
-/// protocol's (`$defs.JobResult` of the job schema).
-pub struct JobResultBody;
-
-impl PartialSchema for JobResultBody {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(SchemaType::Type(Type::Object))
-            .description(Some("A job result (protocol v1.0)"))
-            .into()
-    }
-}
-
-impl ToSchema for JobResultBody {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("JobResult")
-    }
-}
+protocol_schema!(
+    /// A job result as written to `<job_id>-result.json`; its schema is the
+    /// protocol's (`$defs.JobResult` of the job schema).
+    JobResultBody,
+    "JobResult",
+    "A job result (protocol v1.0)"
+);
 
 /// The answer to a submission.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
