@@ -25,10 +25,18 @@ impl Entry {
     /// The kernel module this entry is (`…/dm-mod.ko.xz` → `dm_mod`:
     /// `-` and `_` are the same in module names), if it is one.
     pub fn module_name(&self) -> Option<String> {
-        let base = self.path.rsplit('/').next().unwrap_or("");
-        let (stem, ext) = base.split_once(".ko")?;
-        matches!(ext, "" | ".xz" | ".zst" | ".gz").then(|| stem.replace('-', "_"))
+        module_of(&self.path)
     }
+}
+
+/// The kernel module a file path names (`kernel/drivers/md/dm-mod.ko.xz`
+/// → `dm_mod`; `.ko`, `.ko.xz`, `.ko.zst`, `.ko.gz`; `-` and `_` are the
+/// same in module names), if it names one. Serves initramfs entries and
+/// the lines of modules.dep / modules.builtin alike.
+pub fn module_of(path: &str) -> Option<String> {
+    let base = path.rsplit('/').next().unwrap_or("");
+    let (stem, ext) = base.split_once(".ko")?;
+    matches!(ext, "" | ".xz" | ".zst" | ".gz").then(|| stem.replace('-', "_"))
 }
 
 #[derive(Debug)]

@@ -15,7 +15,7 @@ use std::io::{BufRead, Read};
 
 use thiserror::Error;
 
-pub use cpio::{CpioParser, Entry};
+pub use cpio::{module_of, CpioParser, Entry};
 pub use decompress::Compression;
 
 /// Bounds on what an initramfs may make us do.

@@ -74,11 +74,7 @@ pub fn listed_at(list: &str, module: &str) -> Option<usize> {
     let want = module.replace('-', "_");
     list.lines()
         .position(|l| {
-            let path = l.split(':').next().unwrap_or("");
-            let base = path.rsplit('/').next().unwrap_or("");
-            base.split_once(".ko").is_some_and(|(stem, ext)| {
-                matches!(ext, "" | ".xz" | ".zst" | ".gz") && stem.replace('-', "_") == want
-            })
+            initramfs::module_of(l.split(':').next().unwrap_or("")).is_some_and(|m| m == want)
         })
         .map(|i| i + 1)
 }
