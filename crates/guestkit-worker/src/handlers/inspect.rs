@@ -1,5 +1,6 @@
 //! `guestkit.inspect`: the inspection report of the job's image.
 
+use guestkit_fs::guest::Guest;
 use guestkit_inspect::{inspect_guest, InspectOptions, Report, Section};
 use guestkit_job_spec::{ErrorCode, JobError, Operation, TypedPayload};
 use serde_json::Value;
@@ -46,13 +47,14 @@ pub fn engine_options(
     )
 }
 
-/// Inspects the job's image with `options`, stopping between sections
-/// when the job is cancelled.
+/// Opens and inspects the job's image with `options`, stopping between
+/// sections when the job is cancelled; the guest stays open for what
+/// follows (the profile reads its files).
 pub(super) fn inspect_image(
     ctx: &JobContext,
     image: &guestkit_job_spec::ImageSpec,
     mut options: InspectOptions,
-) -> Result<Report, Failure> {
+) -> Result<(Guest, Report), Failure> {
     let guest = guest::open(ctx, image)?;
     ctx.check_cancelled("the inspection")?;
     ctx.report("inspect", 60, "inspecting the guest");
@@ -67,7 +69,7 @@ pub(super) fn inspect_image(
             PHASE_EXECUTE,
         )));
     }
-    Ok(report)
+    Ok((guest, report))
 }
 
 impl Handler for InspectHandler {
@@ -87,7 +89,7 @@ impl Handler for InspectHandler {
             return Err(Failure::new(wrong_payload(Operation::Inspect, payload)));
         };
         let (options, _) = engine_options(&p.options);
-        let report = inspect_image(ctx, &p.image, options)?;
+        let (_, report) = inspect_image(ctx, &p.image, options)?;
         serde_json::to_value(&report).map_err(|e| Failure::handler(format!("report: {e}")))
     }
 }

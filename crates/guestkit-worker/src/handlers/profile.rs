@@ -6,8 +6,8 @@ use guestkit_job_spec::{ErrorCode, JobError, Operation, ProfileKind, TypedPayloa
 use guestkit_profile::{profile, Profile, ProfileOptions, Severity};
 use serde_json::Value;
 
-use super::inspect::wrong_payload;
-use super::{guest, Failure, Handler, JobContext, PHASE_EXECUTE};
+use super::inspect::{inspect_image, wrong_payload};
+use super::{Failure, Handler, JobContext, PHASE_EXECUTE};
 
 /// The `guestkit.profile` handler.
 pub struct ProfileHandler;
@@ -63,19 +63,11 @@ impl Handler for ProfileHandler {
             return Err(Failure::new(wrong_payload(Operation::Profile, payload)));
         };
         let opts = options(p).map_err(Failure::new)?;
-        let guest = guest::open(ctx, &p.image)?;
-        ctx.check_cancelled("the inspection")?;
-        ctx.report("inspect", 50, "inspecting the guest");
         let inspect_options = InspectOptions {
             deep_scan: true,
-            cancel: ctx.cancel.clone(),
             ..InspectOptions::default()
         };
-        let report = guestkit_inspect::inspect_guest(&guest, &inspect_options);
-        ctx.check_cancelled("the checks")?;
-        if report.operating_systems.is_empty() {
-            return Err(Failure::handler("no operating system found"));
-        }
+        let (guest, report) = inspect_image(ctx, &p.image, inspect_options)?;
         ctx.report("profile", 80, "evaluating checks");
         let files = guest.tree.as_ref().map(GuestFiles::new);
         let image = ctx
