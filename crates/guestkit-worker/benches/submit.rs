@@ -13,19 +13,11 @@ mod process;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use process::Worker;
+use process::{free_port, PgSchema, Worker};
 
 const CLIENTS: usize = 50;
 const PER_CLIENT: usize = 100;
 const TOKEN: &str = "bench-submit-token-0123456789";
-const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -154,27 +146,8 @@ fn run(label: &str, store: Option<&str>, target: f64) {
 fn main() {
     println!("guestkit-worker REST submission (system.echo jobs, loopback)");
     run("SQLite", None, 5000.0);
-    let pg_up = std::process::Command::new("psql")
-        .args([PG_URL, "-qAtc", "select 1"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if pg_up {
-        // A fresh schema so earlier runs' jobs do not count.
-        let schema = format!("bench_{}", std::process::id());
-        let ok = std::process::Command::new("psql")
-            .args([PG_URL, "-qAtc", &format!("create schema {schema}")])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "create schema");
-        let url = format!("{PG_URL}?options=-c%20search_path%3D{schema}");
-        run("PostgreSQL", Some(&url), 2000.0);
-        let _ = std::process::Command::new("psql")
-            .args([PG_URL, "-qAtc", &format!("drop schema {schema} cascade")])
-            .env("PGOPTIONS", "--client-min-messages=warning")
-            .status();
-    } else {
-        println!("  PostgreSQL: SKIP (not reachable at {PG_URL})");
+    match PgSchema::create("bench_submit") {
+        Some(schema) => run("PostgreSQL", Some(&schema.url()), 2000.0),
+        None => println!("  PostgreSQL: skipped"),
     }
 }

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use guestkit_job_spec::{echo_job, JobResult, JobStatus};
-use process::Worker;
+use process::{free_port, Worker};
 use serde_json::{json, Value};
 
 const SUBMIT: &str = "submit-token-0123456789abcdef";
@@ -155,14 +155,6 @@ fn head(method: &str, path: &str, token: Option<&str>, len: usize) -> String {
 struct Api {
     worker: Worker,
     port: u16,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 impl Api {

@@ -9,53 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use process::Worker;
+use process::{free_port, PgSchema, Worker};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "fleet-submit-token-0123456789";
-const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-fn psql(sql: &str) -> bool {
-    std::process::Command::new("psql")
-        .args([PG_URL, "-qAtc", sql])
-        .env("PGOPTIONS", "--client-min-messages=warning")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-/// A fresh schema for this test, dropped at the end.
-struct Schema(String);
-
-impl Schema {
-    fn create(tag: &str) -> Option<Schema> {
-        if !psql("select 1") {
-            eprintln!("SKIP (PostgreSQL not reachable at {PG_URL})");
-            return None;
-        }
-        let name = format!("fleet_{tag}_{}", std::process::id());
-        assert!(psql(&format!("create schema {name}")), "create schema");
-        Some(Schema(name))
-    }
-
-    fn url(&self) -> String {
-        format!("{PG_URL}?options=-c%20search_path%3D{}", self.0)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        psql(&format!("drop schema {} cascade", self.0));
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
-
 struct Node {
     worker: Worker,
     base: String,
@@ -131,7 +88,7 @@ fn tokens_file(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn a_thousand_jobs_from_fifty_clients_on_two_workers_each_run_once() {
-    let Some(schema) = Schema::create("thousand") else {
+    let Some(schema) = PgSchema::create("fleet_thousand") else {
         return;
     };
     let tmp = tempfile::tempdir().expect("tmp");
@@ -227,7 +184,7 @@ fn a_thousand_jobs_from_fifty_clients_on_two_workers_each_run_once() {
 
 #[test]
 fn a_worker_killed_mid_job_loses_it_to_the_other_after_its_lease() {
-    let Some(schema) = Schema::create("kill") else {
+    let Some(schema) = PgSchema::create("fleet_kill") else {
         return;
     };
     let tmp = tempfile::tempdir().expect("tmp");

@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use guestkit_job_spec::{echo_job, inspect_job, JobStatus};
-use process::Worker;
+use process::{free_port, Worker};
 use serde_json::{json, Value};
 
 fn get(port: u16, path: &str) -> String {
@@ -66,11 +66,7 @@ fn page_after_the_jobs_ended(port: u16) -> String {
 
 #[test]
 fn every_metric_is_exported_once_and_moves() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let w = Worker::start(&["--metrics-enabled", "true", "--metrics-addr", &addr]);
     let good = inspect_job("demo/demo.qcow2").build().expect("job");

@@ -17,6 +17,58 @@ pub fn repo_root() -> PathBuf {
         .expect("repo root")
 }
 
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The local PostgreSQL the tests use.
+pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn psql(sql: &str) -> bool {
+    Command::new("psql")
+        .args([PG_URL, "-qAtc", sql])
+        .env("PGOPTIONS", "--client-min-messages=warning")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// A fresh PostgreSQL schema for one test or benchmark, dropped at the
+/// end, so runs do not see each other's jobs.
+pub struct PgSchema(String);
+
+impl PgSchema {
+    /// A new schema, or `None` (with a visible SKIP line) when PostgreSQL
+    /// does not answer.
+    pub fn create(tag: &str) -> Option<PgSchema> {
+        if !psql("select 1") {
+            eprintln!("SKIP (PostgreSQL not reachable at {PG_URL})");
+            return None;
+        }
+        let name = format!("{tag}_{}", std::process::id());
+        assert!(
+            psql(&format!("create schema {name}")),
+            "create schema {name}"
+        );
+        Some(PgSchema(name))
+    }
+
+    /// The store URL that keeps the worker's tables in this schema.
+    pub fn url(&self) -> String {
+        format!("{PG_URL}?options=-c%20search_path%3D{}", self.0)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        psql(&format!("drop schema {} cascade", self.0));
+    }
+}
+
 /// A worker process and its directories.
 pub struct Worker {
     pub dir: tempfile::TempDir,
