@@ -6,12 +6,14 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use guestkit_job_spec::{parse_and_validate, ErrorCode, JobDocument, JobError, JobStatus};
 use tokio::sync::Notify;
 
 use crate::handlers::{Registry, FEATURES};
 use crate::policy::{Policy, PHASE_POLICY};
-use crate::store::{ClaimFilter, JobStore, NewJob, Submitted};
+use crate::store::{ClaimFilter, GroupCommit, JobStore, NewJob, Submitted};
 
 /// Capability a job routed to worker `id` requires.
 pub fn worker_capability(id: &str) -> String {
@@ -52,7 +54,11 @@ impl WorkerIdentity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Accepted {
     /// Stored and queued.
-    Queued { job_id: String },
+    Queued {
+        job_id: String,
+        /// When it was stored.
+        submitted_at: DateTime<Utc>,
+    },
     /// Not stored: its id, or its idempotency key, belongs to `existing`.
     Duplicate {
         job_id: String,
@@ -71,7 +77,7 @@ pub struct Rejection {
 
 /// Takes jobs in for one worker.
 pub struct Intake {
-    store: Arc<dyn JobStore>,
+    store: GroupCommit,
     registry: Arc<Registry>,
     policy: Arc<Policy>,
     worker: WorkerIdentity,
@@ -96,7 +102,9 @@ fn version_triple(v: &str) -> Option<(u64, u64, u64)> {
 }
 
 impl Intake {
-    /// Intake into `store`; `wake` is notified when a job is queued.
+    /// Intake into `store` (with [`GroupCommit`]: concurrent submissions
+    /// share a transaction); `wake` is notified when a job is queued. Must
+    /// be called inside a Tokio runtime.
     pub fn new(
         store: Arc<dyn JobStore>,
         registry: Arc<Registry>,
@@ -105,7 +113,7 @@ impl Intake {
         wake: Arc<Notify>,
     ) -> Self {
         Intake {
-            store,
+            store: GroupCommit::start(store),
             registry,
             policy,
             worker,
@@ -290,9 +298,15 @@ impl Intake {
         let new = self.admit(&doc)?;
         let job_id = new.job_id.clone();
         match self.store.submit(new).await {
-            Ok(Submitted::Submitted { job_id }) => {
+            Ok(Submitted::Submitted {
+                job_id,
+                submitted_at,
+            }) => {
                 self.wake.notify_one();
-                Ok(Accepted::Queued { job_id })
+                Ok(Accepted::Queued {
+                    job_id,
+                    submitted_at,
+                })
             }
             Ok(Submitted::Duplicate {
                 existing_job_id,

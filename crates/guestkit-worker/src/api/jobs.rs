@@ -112,9 +112,11 @@ pub async fn submit_job(
         .with_details(json!({"problems": [{"path": "$", "message": "not UTF-8"}]}))
     })?;
     match state.inner.intake.submit_text(text).await {
-        Ok(Accepted::Queued { job_id }) => {
+        Ok(Accepted::Queued {
+            job_id,
+            submitted_at: at,
+        }) => {
             tracing::info!(job_id = %job_id, transport = "api", "job queued");
-            let at = submitted_at(&state, &job_id).await;
             let location = format!("/api/v1/jobs/{job_id}");
             let mut response = (
                 StatusCode::ACCEPTED,

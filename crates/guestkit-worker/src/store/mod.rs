@@ -42,6 +42,7 @@
 //! clock by default, so workers on several machines compare leases against
 //! one clock.
 
+mod group_commit;
 mod postgres;
 mod rules;
 mod sqlite;
@@ -59,6 +60,7 @@ use serde::Serialize;
 use crate::checksum::FileIdentity;
 use crate::status::JobStatus;
 
+pub use group_commit::{GroupCommit, MAX_BATCH};
 pub use postgres::{redact_url, PgStore, PgStoreOptions, PG_SCHEMA_VERSION};
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 
@@ -261,6 +263,8 @@ pub enum Submitted {
     Submitted {
         /// Its id.
         job_id: String,
+        /// When it was stored (its first history entry).
+        submitted_at: DateTime<Utc>,
     },
     /// Nothing was stored: the idempotency key was used before, or the job id
     /// already exists.
@@ -540,7 +544,25 @@ pub trait JobStore: Send + Sync {
     /// idempotency key was used before or its id exists
     /// ([`Submitted::Duplicate`]). Priority must be 1-10, `max_attempts` at
     /// least 1, `document_json` valid JSON.
-    async fn submit(&self, job: NewJob) -> Result<Submitted, StoreError>;
+    async fn submit(&self, job: NewJob) -> Result<Submitted, StoreError> {
+        let job_id = job.job_id.clone();
+        self.submit_batch(vec![job])
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Task {
+                store: "job store".to_owned(),
+                what: format!("submit job {job_id:?}"),
+                detail: "the batch answered nothing for its one job".to_owned(),
+            })
+    }
+
+    /// [`JobStore::submit`] for several jobs in one transaction: all are
+    /// written with one flush to disk (group commit), or none is. The
+    /// answers are in the order of `jobs`; a job whose key or id an earlier
+    /// job of the same batch took is a [`Submitted::Duplicate`] of it. Every
+    /// job is checked first, so one invalid job stores none: submit the
+    /// others alone to learn which.
+    async fn submit_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Submitted>, StoreError>;
 
     /// Atomically takes the best eligible queued job (highest priority, then
     /// oldest `created_at`, then first inserted) and marks it

@@ -240,9 +240,12 @@ impl PgStore {
 
 #[async_trait]
 impl JobStore for PgStore {
-    async fn submit(&self, job: NewJob) -> R<Submitted> {
-        let op = self.op(format!("submit job {:?}", job.job_id));
-        writes::submit(self.pool_ref(), &op, job).await
+    async fn submit_batch(&self, jobs: Vec<NewJob>) -> R<Vec<Submitted>> {
+        let op = self.op(match jobs.as_slice() {
+            [job] => format!("submit job {:?}", job.job_id),
+            _ => format!("submit {} jobs", jobs.len()),
+        });
+        writes::submit_batch(self.pool_ref(), &op, jobs).await
     }
 
     async fn claim_next(&self, worker_id: &str, filter: &ClaimFilter) -> R<Option<ClaimedJob>> {

@@ -31,7 +31,7 @@ use self::rows::Env;
 use self::workers::{deregister_worker, list_workers, register_worker, worker_heartbeat};
 use self::writes::{
     claim_next, finish, heartbeat, reclaim_expired, record_progress, recover_after_crash, retry,
-    submit, transition,
+    submit_batch, transition,
 };
 use super::{
     ClaimFilter, ClaimedJob, Clock, JobFilter, JobPage, JobRecord, JobStore, NewJob,
@@ -129,9 +129,12 @@ impl Inner {
 }
 #[async_trait]
 impl JobStore for SqliteStore {
-    async fn submit(&self, job: NewJob) -> R<Submitted> {
-        let what = format!("submit job {:?}", job.job_id);
-        self.run(what, move |conn, env| submit(conn, env, job))
+    async fn submit_batch(&self, jobs: Vec<NewJob>) -> R<Vec<Submitted>> {
+        let what = match jobs.as_slice() {
+            [job] => format!("submit job {:?}", job.job_id),
+            _ => format!("submit {} jobs", jobs.len()),
+        };
+        self.run(what, move |conn, env| submit_batch(conn, env, jobs))
             .await
     }
 

@@ -222,7 +222,7 @@ impl FileTransport {
             Err(error) => return self.reject(&path, None, &stem, error),
         };
         match self.intake.submit_text(&text).await {
-            Ok(Accepted::Queued { job_id }) => {
+            Ok(Accepted::Queued { job_id, .. }) => {
                 tracing::info!(job_id = %job_id, file = %path.display(), "job queued");
                 self.track(job_id, path);
             }

@@ -4,6 +4,7 @@
 //! (`FOR UPDATE`) before its state is checked, so checks and writes never
 //! race another worker.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,70 +21,120 @@ use crate::store::{
     ClaimFilter, ClaimedJob, NewJob, RecoveryReport, RetryOutcome, StoreError, Submitted,
 };
 
-pub(super) async fn submit(pool: &PgPool, op: &Op<'_>, job: NewJob) -> R<Submitted> {
-    let id = job.job_id.as_str();
-    let timeout = rules::check_new_job(&job)?;
-    let created_at = time_in(id, "created_at", job.created_at)?;
-    let deadline = job
-        .deadline
-        .map(|d| time_in(id, "deadline", d))
-        .transpose()?;
-    let caps: Vec<&str> = job
-        .required_capabilities
-        .iter()
-        .map(String::as_str)
-        .collect();
-
-    let mut tx = begin(pool, op).await?;
-    // Ok(false): nothing inserted, the job is a duplicate.
-    let out: R<bool> = async {
-        let now = op.now(&mut tx).await?;
-        // A concurrent submission with the same key or id makes this insert
-        // wait for it, then do nothing: the duplicate is looked up below.
-        let inserted = sqlx::query(
-            "INSERT INTO jobs (job_id, operation, status, priority, attempt, max_attempts,
-                           created_at, updated_at, idempotency_key, timeout_seconds, deadline,
-                           required_capabilities, worker_pool, document_json)
-         VALUES ($1, $2, 'queued', $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12::json)
-         ON CONFLICT DO NOTHING",
-        )
-        .bind(id)
-        .bind(&job.operation)
-        .bind(i16::from(job.priority))
-        .bind(i64::from(job.max_attempts))
-        .bind(created_at)
-        .bind(now)
-        .bind(&job.idempotency_key)
-        .bind(timeout)
-        .bind(deadline)
-        .bind(&caps)
-        .bind(&job.worker_pool)
-        .bind(&job.document_json)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| op.db(e))?
-        .rows_affected();
-        if inserted == 0 {
-            return Ok(false);
+/// Stores `jobs` with one statement — one transaction, one flush to disk —
+/// in order; a job whose idempotency key or id is taken (also by an
+/// earlier job of the same batch) is looked up as a duplicate afterwards.
+/// A concurrent submission holding the same key or id makes the insert
+/// wait for it, then skip the row. Every job is checked before anything
+/// is written: one bad job stores none.
+pub(super) async fn submit_batch(
+    pool: &PgPool,
+    op: &Op<'_>,
+    jobs: Vec<NewJob>,
+) -> R<Vec<Submitted>> {
+    let mut cols = SubmitColumns::default();
+    for job in &jobs {
+        cols.push(job)?;
+    }
+    let inserted: Vec<(String, DateTime<Utc>)> = sqlx::query_as(&format!(
+        "WITH input AS (
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::int8[],
+                                  $5::timestamptz[], $6::text[], $7::int8[], $8::timestamptz[],
+                                  $9::text[], $10::text[], $11::text[])
+                 WITH ORDINALITY AS t(job_id, operation, priority, max_attempts, created_at,
+                                      idempotency_key, timeout_seconds, deadline,
+                                      capabilities, worker_pool, document_json, ord)
+         ), inserted AS (
+             INSERT INTO jobs (job_id, operation, status, priority, attempt, max_attempts,
+                               created_at, updated_at, idempotency_key, timeout_seconds,
+                               deadline, required_capabilities, worker_pool, document_json)
+             SELECT job_id, operation, 'queued', priority, 1, max_attempts, created_at, {now},
+                    idempotency_key, timeout_seconds, deadline,
+                    ARRAY(SELECT json_array_elements_text(capabilities::json)), worker_pool,
+                    document_json::json
+             FROM input ORDER BY ord
+             ON CONFLICT DO NOTHING
+             RETURNING job_id, updated_at
+         ), history AS (
+             INSERT INTO job_history (job_id, attempt, from_status, to_status, worker_id,
+                                      detail, at)
+             SELECT job_id, 1, NULL, 'queued', NULL, 'submitted', updated_at FROM inserted
+         )
+         SELECT job_id, updated_at FROM inserted",
+        now = now_sql(12)
+    ))
+    .bind(&cols.job_ids)
+    .bind(&cols.operations)
+    .bind(&cols.priorities)
+    .bind(&cols.max_attempts)
+    .bind(&cols.created_at)
+    .bind(&cols.idempotency_keys)
+    .bind(&cols.timeouts)
+    .bind(&cols.deadlines)
+    .bind(&cols.capabilities)
+    .bind(&cols.worker_pools)
+    .bind(&cols.documents)
+    .bind(op.now)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| op.db(e))?;
+    let mut stored: HashMap<String, DateTime<Utc>> = inserted.into_iter().collect();
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        // The first job of the batch with an id is the one stored under it.
+        match stored.remove(&job.job_id) {
+            Some(submitted_at) => out.push(Submitted::Submitted {
+                job_id: job.job_id.clone(),
+                submitted_at,
+            }),
+            None => out.push(duplicate(pool, op, job).await?),
         }
-        let change = Change {
-            job_id: id,
-            attempt: 1,
-            from: None,
-            to: JobStatus::Queued,
-            worker_id: None,
-            detail: Some("submitted"),
-        };
-        add_history(&mut tx, op, now, &change).await?;
-        Ok(true)
     }
-    .await;
-    if let Ok(false) = out {
-        let _ = tx.rollback().await;
-        return duplicate(pool, op, &job).await;
+    Ok(out)
+}
+
+/// The jobs of a batch, column by column, checked: the arrays
+/// [`submit_batch`] unnests.
+#[derive(Default)]
+struct SubmitColumns {
+    job_ids: Vec<String>,
+    operations: Vec<String>,
+    priorities: Vec<i16>,
+    max_attempts: Vec<i64>,
+    created_at: Vec<DateTime<Utc>>,
+    idempotency_keys: Vec<Option<String>>,
+    timeouts: Vec<Option<i64>>,
+    deadlines: Vec<Option<DateTime<Utc>>>,
+    /// JSON arrays: SQL arrays of arrays must be rectangular.
+    capabilities: Vec<String>,
+    worker_pools: Vec<Option<String>>,
+    documents: Vec<String>,
+}
+
+impl SubmitColumns {
+    fn push(&mut self, job: &NewJob) -> R<()> {
+        let id = job.job_id.as_str();
+        let timeout = rules::check_new_job(job)?;
+        let created_at = time_in(id, "created_at", job.created_at)?;
+        let deadline = job
+            .deadline
+            .map(|d| time_in(id, "deadline", d))
+            .transpose()?;
+        let caps = serde_json::to_string(&job.required_capabilities)
+            .map_err(|e| invalid(id, "required_capabilities", e.to_string()))?;
+        self.job_ids.push(job.job_id.clone());
+        self.operations.push(job.operation.clone());
+        self.priorities.push(i16::from(job.priority));
+        self.max_attempts.push(i64::from(job.max_attempts));
+        self.created_at.push(created_at);
+        self.idempotency_keys.push(job.idempotency_key.clone());
+        self.timeouts.push(timeout);
+        self.deadlines.push(deadline);
+        self.capabilities.push(caps);
+        self.worker_pools.push(job.worker_pool.clone());
+        self.documents.push(job.document_json.clone());
+        Ok(())
     }
-    end(tx, op, out).await?;
-    Ok(Submitted::Submitted { job_id: job.job_id })
 }
 
 /// The job that kept `job` out: the holder of its idempotency key first,

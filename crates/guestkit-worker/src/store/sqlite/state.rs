@@ -83,10 +83,12 @@ pub(super) struct Change<'a> {
 }
 
 pub(super) fn add_history(tx: &Transaction<'_>, env: &Env<'_>, c: &Change<'_>) -> R<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO job_history (job_id, attempt, from_status, to_status, worker_id, detail, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
             c.job_id,
             c.attempt,
             c.from.map(JobStatus::as_str),
@@ -94,8 +96,8 @@ pub(super) fn add_history(tx: &Transaction<'_>, env: &Env<'_>, c: &Change<'_>) -
             c.worker_id,
             c.detail,
             env.now_ms()
-        ],
-    )
+        ])
+    })
     .map_err(|e| env.db(e))?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! transaction.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::rows::{self, status_col, to_ms, u32_col, Env};
 use super::state::{
@@ -17,19 +17,51 @@ use crate::store::{
     ClaimFilter, ClaimedJob, NewJob, RecoveryReport, RetryOutcome, StoreError, Submitted,
 };
 
-pub(super) fn submit(conn: &mut Connection, env: &Env<'_>, job: NewJob) -> R<Submitted> {
-    let id = job.job_id.as_str();
-    let timeout = rules::check_new_job(&job)?;
-    let caps = serde_json::to_string(&job.required_capabilities)
-        .map_err(|e| invalid(id, "required_capabilities", e.to_string()))?;
-
+/// Stores `jobs` in one transaction (one flush to disk), in order; a job
+/// whose idempotency key or id is taken — also by an earlier job of the
+/// same batch — is a duplicate and stores nothing. Every job is checked
+/// before anything is written: one bad job stores none.
+pub(super) fn submit_batch(
+    conn: &mut Connection,
+    env: &Env<'_>,
+    jobs: Vec<NewJob>,
+) -> R<Vec<Submitted>> {
+    let checked = jobs
+        .iter()
+        .map(|job| {
+            let caps = serde_json::to_string(&job.required_capabilities)
+                .map_err(|e| invalid(&job.job_id, "required_capabilities", e.to_string()))?;
+            Ok((rules::check_new_job(job)?, caps))
+        })
+        .collect::<R<Vec<_>>>()?;
     let tx = write_tx(conn, env)?;
+    let out = jobs
+        .into_iter()
+        .zip(checked)
+        .map(|(job, (timeout, caps))| insert_job(&tx, env, job, timeout, &caps))
+        .collect::<R<Vec<_>>>()?;
+    commit(tx, env)?;
+    Ok(out)
+}
+
+/// One job of [`submit_batch`], inside its transaction.
+fn insert_job(
+    tx: &Transaction<'_>,
+    env: &Env<'_>,
+    job: NewJob,
+    timeout: Option<i64>,
+    caps: &str,
+) -> R<Submitted> {
+    let id = job.job_id.as_str();
     let existing = |sql: &str, key: &str| -> R<Option<Submitted>> {
         let row = tx
-            .query_row(sql, [key], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            .prepare_cached(sql)
+            .and_then(|mut stmt| {
+                stmt.query_row([key], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .optional()
             })
-            .optional()
             .map_err(|e| env.db(e))?;
         row.map(|(existing_job_id, status)| {
             Ok(Submitted::Duplicate {
@@ -50,12 +82,14 @@ pub(super) fn submit(conn: &mut Connection, env: &Env<'_>, job: NewJob) -> R<Sub
     if let Some(dup) = existing("SELECT job_id, status FROM jobs WHERE job_id = ?1", id)? {
         return Ok(dup);
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO jobs (job_id, operation, status, priority, attempt, max_attempts,
                            created_at, updated_at, idempotency_key, timeout_seconds, deadline,
                            required_capabilities, worker_pool, document_json)
          VALUES (?1, ?2, 'queued', ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
             id,
             job.operation,
             job.priority,
@@ -68,11 +102,11 @@ pub(super) fn submit(conn: &mut Connection, env: &Env<'_>, job: NewJob) -> R<Sub
             caps,
             job.worker_pool,
             job.document_json
-        ],
-    )
+        ])
+    })
     .map_err(|e| env.db(e))?;
     add_history(
-        &tx,
+        tx,
         env,
         &Change {
             job_id: id,
@@ -83,8 +117,10 @@ pub(super) fn submit(conn: &mut Connection, env: &Env<'_>, job: NewJob) -> R<Sub
             detail: Some("submitted"),
         },
     )?;
-    commit(tx, env)?;
-    Ok(Submitted::Submitted { job_id: job.job_id })
+    Ok(Submitted::Submitted {
+        job_id: job.job_id,
+        submitted_at: rows::from_ms(env.now_ms()).unwrap_or(env.now),
+    })
 }
 
 pub(super) fn claim_next(
