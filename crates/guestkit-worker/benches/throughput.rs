@@ -63,14 +63,6 @@ fn inspection_alone() -> (Duration, u64) {
     (times[times.len() / 2], bytes)
 }
 
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-}
-
 fn main() {
     let (alone, bytes) = inspection_alone();
 
@@ -78,7 +70,7 @@ fn main() {
     run(&w, 20); // warm-up: page cache, SQLite file
     let (wall, durations) = run(&w, JOBS);
     let rate = JOBS as f64 / wall.as_secs_f64();
-    let rss = w.child.as_ref().and_then(|c| peak_rss_kib(c.id()));
+    let rss = w.peak_rss_kib();
 
     let serial = Worker::start(&["--max-concurrent", "1"]);
     run(&serial, 10);

@@ -4,7 +4,7 @@
 //! Counters are registered without their `_total` suffix; the exposition
 //! adds it once (`guestkit_worker_jobs_total`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use tokio::sync::watch;
 
 use crate::store::JobStore;
 
@@ -81,13 +82,16 @@ pub enum ChecksumOutcome {
     Skipped,
 }
 
+/// How long a scrape waits for the store's queue count.
+pub const QUEUE_DEPTH_WAIT: Duration = Duration::from_millis(1);
+
 /// Every metric of the worker.
 pub struct Metrics {
     registry: Registry,
     jobs: Family<OperationStatus, Counter>,
     job_duration: Family<OperationLabel, Histogram, fn() -> Histogram>,
     active_jobs: Gauge,
-    queue_depth: Gauge,
+    queue_depth: QueueDepth,
     handler_executions: Family<HandlerStatus, Counter>,
     handler_duration: Family<HandlerLabel, Histogram, fn() -> Histogram>,
     checksums: Family<StatusLabel, Counter>,
@@ -195,7 +199,7 @@ impl Metrics {
             jobs,
             job_duration,
             active_jobs,
-            queue_depth,
+            queue_depth: QueueDepth::new(queue_depth),
             handler_executions,
             handler_duration,
             checksums,
@@ -322,18 +326,59 @@ impl Metrics {
     }
 
     /// The exposition text, with the queue depth and process figures
-    /// sampled now.
-    pub async fn render(&self, store: &dyn JobStore) -> String {
-        if let Ok(depth) = store.queue_depth().await {
-            self.queue_depth
-                .set(i64::try_from(depth).unwrap_or(i64::MAX));
-        }
+    /// sampled now (the queue depth as [`QueueDepth::refresh`] allows).
+    pub async fn render(&self, store: Arc<dyn JobStore>) -> String {
+        self.queue_depth.refresh(store).await;
         self.sample_process();
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
             tracing::error!(error = %e, "encoding metrics failed");
         }
         out
+    }
+}
+
+/// The queue-depth gauge, counted by the store when scraped. A scrape never
+/// waits behind the store: it starts a count (unless one is running) and
+/// waits for it at most [`QUEUE_DEPTH_WAIT`]; a count that takes longer
+/// (a busy store, a long queue) still lands in the gauge for the next
+/// scrape.
+struct QueueDepth {
+    gauge: Gauge,
+    counting: Arc<AtomicBool>,
+    /// Bumped after every finished count.
+    counted: Arc<watch::Sender<u64>>,
+}
+
+impl QueueDepth {
+    fn new(gauge: Gauge) -> Self {
+        QueueDepth {
+            gauge,
+            counting: Arc::new(AtomicBool::new(false)),
+            counted: Arc::new(watch::Sender::new(0)),
+        }
+    }
+
+    async fn refresh(&self, store: Arc<dyn JobStore>) {
+        let mut counted = self.counted.subscribe();
+        if !self.counting.swap(true, Ordering::AcqRel) {
+            let (gauge, counting, done) = (
+                self.gauge.clone(),
+                Arc::clone(&self.counting),
+                Arc::clone(&self.counted),
+            );
+            tokio::spawn(async move {
+                match store.queue_depth().await {
+                    Ok(depth) => {
+                        gauge.set(i64::try_from(depth).unwrap_or(i64::MAX));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "counting the queue for /metrics failed"),
+                }
+                counting.store(false, Ordering::Release);
+                done.send_modify(|n| *n = n.wrapping_add(1));
+            });
+        }
+        let _ = tokio::time::timeout(QUEUE_DEPTH_WAIT, counted.changed()).await;
     }
 }
 
@@ -344,7 +389,7 @@ struct MetricsState {
 }
 
 async fn metrics_page(State(s): State<MetricsState>) -> impl IntoResponse {
-    let body = s.metrics.render(&*s.store).await;
+    let body = s.metrics.render(Arc::clone(&s.store)).await;
     (
         [(
             CONTENT_TYPE,
@@ -363,7 +408,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
     store: Arc<dyn JobStore>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/metrics", get(metrics_page))

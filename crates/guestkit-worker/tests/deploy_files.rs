@@ -56,9 +56,10 @@ fn exported() -> Exported {
     metrics.fetched("file");
     metrics.transport_error("file");
     let text = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .expect("runtime")
-        .block_on(metrics.render(&store));
+        .block_on(metrics.render(std::sync::Arc::new(store)));
 
     let mut families = BTreeMap::new();
     let mut samples = BTreeMap::new();

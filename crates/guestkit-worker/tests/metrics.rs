@@ -223,3 +223,50 @@ fn every_metric_is_exported_once_and_moves() {
         1.0
     );
 }
+
+/// Scrapes until `series` reads `want` (bounded wait); the last value seen.
+fn wait_for_sample(port: u16, series: &str, want: f64) -> Option<f64> {
+    let start = std::time::Instant::now();
+    loop {
+        let seen = try_sample(&get(port, "/metrics"), series);
+        if seen == Some(want) || start.elapsed() > Duration::from_secs(20) {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn queue_depth_follows_the_waiting_jobs() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let w = Worker::start(&[
+        "--metrics-enabled",
+        "true",
+        "--metrics-addr",
+        &addr,
+        "--max-concurrent",
+        "1",
+    ]);
+    // One slot: while the blocker runs, the other three wait in the queue.
+    let blocker = echo_job(json!({"delay_ms": 3_000})).build().expect("job");
+    w.drop_job(&blocker);
+    let waiting: Vec<_> = (0..3)
+        .map(|i| echo_job(json!({"i": i})).build().expect("job"))
+        .collect();
+    for job in &waiting {
+        w.drop_job(job);
+    }
+    assert_eq!(
+        wait_for_sample(port, "guestkit_worker_queue_depth", 3.0),
+        Some(3.0),
+        "three jobs wait behind the blocker"
+    );
+    for job in &waiting {
+        w.wait_result(&job.job_id, Duration::from_secs(60));
+    }
+    assert_eq!(
+        wait_for_sample(port, "guestkit_worker_queue_depth", 0.0),
+        Some(0.0)
+    );
+}

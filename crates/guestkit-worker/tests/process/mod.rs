@@ -199,6 +199,17 @@ impl Worker {
         panic!("timed out waiting for {what}; worker log:\n{}", self.log());
     }
 
+    /// The running process's peak resident memory (VmHWM), in KiB.
+    #[allow(dead_code)]
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+    }
+
     /// Sends a signal to the process.
     pub fn signal(&self, sig: &str) {
         let pid = self.child.as_ref().expect("running").id();
