@@ -289,6 +289,29 @@ fn test() -> Result<()> {
     if !status.success() {
         bail!("tests failed");
     }
+    // The worker's OpenTelemetry export is a cargo feature: its tests run
+    // against a build that has it.
+    eprintln!("== OpenTelemetry export (guestkit-worker --features otlp)");
+    let mut cmd = cargo();
+    if has_nextest {
+        cmd.args(["nextest", "run"]);
+    } else {
+        cmd.arg("test");
+    }
+    let status = cmd
+        .args([
+            "-p",
+            "guestkit-worker",
+            "--features",
+            "otlp",
+            "--test",
+            "otlp",
+        ])
+        .status()
+        .context("running the otlp tests")?;
+    if !status.success() {
+        bail!("the otlp tests failed");
+    }
     // The REST API against its own OpenAPI document: schemathesis
     // (installed from PyPI into target/) drives a live worker.
     eprintln!("== API contract (schemathesis)");

@@ -39,6 +39,26 @@ pub enum LogFormat {
     Json,
 }
 
+/// Encoding of OTLP/HTTP trace exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OtlpProtocol {
+    /// `application/x-protobuf`, what collectors expect by default.
+    #[default]
+    HttpProtobuf,
+    /// `application/json`.
+    HttpJson,
+}
+
+/// Where the worker sends its spans (the `otlp` cargo feature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpSettings {
+    /// The collector's traces URL, e.g. `http://127.0.0.1:4318/v1/traces`
+    /// (`/v1/traces` is added to a base URL that lacks it).
+    pub traces_url: String,
+    pub protocol: OtlpProtocol,
+}
+
 /// Flags and environment variables of `guestkit-worker`. Every value is
 /// optional here: what is missing comes from `--config`, then the
 /// defaults.
@@ -121,6 +141,13 @@ pub struct Args {
     /// Log format.
     #[arg(long, env = "GUESTKIT_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Send spans to this OpenTelemetry collector over OTLP/HTTP, e.g.
+    /// http://127.0.0.1:4318 (needs a build with the `otlp` feature).
+    #[arg(long, env = "GUESTKIT_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// OTLP/HTTP encoding (default http-protobuf).
+    #[arg(long, env = "GUESTKIT_OTLP_PROTOCOL", value_enum)]
+    pub otlp_protocol: Option<OtlpProtocol>,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -189,6 +216,8 @@ pub struct FileConfig {
     pub rescan_ms: Option<u64>,
     pub retry_backoff_ms: Option<u64>,
     pub log_format: Option<LogFormat>,
+    pub otlp_endpoint: Option<String>,
+    pub otlp_protocol: Option<OtlpProtocol>,
     pub api_enabled: Option<bool>,
     pub api_addr: Option<SocketAddr>,
     pub api_body_limit: Option<usize>,
@@ -242,6 +271,8 @@ pub struct WorkerConfig {
     pub rescan: Duration,
     pub retry_backoff: Duration,
     pub log_format: LogFormat,
+    /// OpenTelemetry export, when an endpoint is given.
+    pub otlp: Option<OtlpSettings>,
     /// The REST API, when enabled.
     pub api: Option<ApiSettings>,
 }
@@ -391,9 +422,46 @@ impl WorkerConfig {
                     .unwrap_or(1000),
             ),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            otlp: otlp_settings(
+                args.otlp_endpoint.or(file.otlp_endpoint),
+                args.otlp_protocol
+                    .or(file.otlp_protocol)
+                    .unwrap_or_default(),
+            )?,
             api,
         })
     }
+}
+
+/// The OTLP settings for `endpoint` (none without one): an `http://` URL,
+/// completed with the traces path.
+fn otlp_settings(
+    endpoint: Option<String>,
+    protocol: OtlpProtocol,
+) -> Result<Option<OtlpSettings>, ConfigError> {
+    let Some(endpoint) = endpoint.filter(|e| !e.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let base = endpoint.trim().trim_end_matches('/');
+    let host = base.strip_prefix("http://").unwrap_or_default();
+    if host.is_empty() || host.starts_with('/') {
+        return Err(ConfigError::Invalid {
+            field: "otlp_endpoint",
+            message: format!(
+                "{endpoint:?} is not an http:// URL of an OTLP/HTTP collector \
+                 (https: send to a local collector that forwards with TLS)"
+            ),
+        });
+    }
+    let traces_url = if base.ends_with("/v1/traces") {
+        base.to_owned()
+    } else {
+        format!("{base}/v1/traces")
+    };
+    Ok(Some(OtlpSettings {
+        traces_url,
+        protocol,
+    }))
 }
 
 /// The API settings of `args` over `file`; `None` when the API is off.

@@ -35,6 +35,7 @@ use crate::metrics::{ChecksumOutcome, Metrics};
 use crate::policy::Policy;
 use crate::results::ResultSink;
 use crate::store::{ClaimFilter, ClaimedJob, JobStore, RetryOutcome, StoreError, WorkerInfo};
+use crate::telemetry::JobTrace;
 
 /// How long the claim loop sleeps when the queue is empty and nobody
 /// wakes it (jobs waiting for their retry time are seen at this pace).
@@ -225,6 +226,10 @@ impl Executor {
                 Ok(Some(job)) => {
                     self.hold(&job);
                     let me = self.clone();
+                    // The job's own trace id (observability.trace_id) is on
+                    // its span, so every line of the job carries it, and an
+                    // exported span joins that trace.
+                    let trace = JobTrace::from_document(&job.document_json);
                     let span = tracing::info_span!(
                         "job",
                         job_id = %job.job_id,
@@ -232,6 +237,10 @@ impl Executor {
                         attempt = job.attempt,
                         trace_id = tracing::field::Empty,
                     );
+                    if let Some(id) = &trace.trace_id {
+                        span.record("trace_id", id.as_str());
+                    }
+                    trace.join(&span, &job.job_id);
                     tasks.spawn(
                         async move {
                             let operation = job.operation.clone();
@@ -483,16 +492,6 @@ impl Executor {
                 return report;
             }
         };
-        let trace_id = doc
-            .observability
-            .as_ref()
-            .and_then(|o| o.trace_id.clone())
-            .unwrap_or_default();
-        // The job's own trace id (observability.trace_id) joins its span,
-        // so every line of the job carries it.
-        if !trace_id.is_empty() {
-            tracing::Span::current().record("trace_id", trace_id.as_str());
-        }
         tracing::info!("job started");
         // Stoppable before it is Running: a cancel that reads the job as
         // assigned reaches it here (the stop is remembered) or finds the

@@ -52,6 +52,7 @@ pub mod policy;
 pub mod results;
 pub mod status;
 pub mod store;
+pub mod telemetry;
 pub mod transport;
 
 pub use checksum::{

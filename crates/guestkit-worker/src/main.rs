@@ -15,7 +15,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Parser;
 use guestkit_worker::api::{Api, ApiParts};
-use guestkit_worker::config::{Args, LogFormat, StoreLocation, WorkerConfig};
+use guestkit_worker::config::{Args, StoreLocation, WorkerConfig};
 use guestkit_worker::executor::{Executor, ExecutorConfig};
 use guestkit_worker::handlers::Registry;
 use guestkit_worker::intake::{Intake, WorkerIdentity};
@@ -23,21 +23,10 @@ use guestkit_worker::metrics::Metrics;
 use guestkit_worker::policy::Policy;
 use guestkit_worker::results::ResultSink;
 use guestkit_worker::store::{ClaimFilter, JobStore, PgStoreOptions, SqliteStore};
+use guestkit_worker::telemetry::Telemetry;
 use guestkit_worker::transport::file::FileTransport;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{watch, Notify};
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GUESTKIT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
 
 async fn run(config: WorkerConfig) -> Result<()> {
     for dir in [&config.jobs_dir, &config.results_dir, &config.state_dir] {
@@ -209,8 +198,7 @@ async fn run(config: WorkerConfig) -> Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
     let config = match WorkerConfig::resolve(args) {
         Ok(c) => c,
@@ -219,13 +207,28 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(config.log_format);
-    match run(config).await {
+    // Before the runtime: the OTLP exporter runs its own thread and client.
+    let telemetry =
+        match Telemetry::init(config.log_format, config.otlp.as_ref(), &config.worker_id) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("guestkit-worker: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .and_then(|runtime| runtime.block_on(run(config)));
+    let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("guestkit-worker: {e:#}");
             ExitCode::from(2)
         }
-    }
+    };
+    telemetry.shutdown();
+    code
 }
