@@ -582,6 +582,40 @@ mod tests {
     }
 
     #[test]
+    fn otlp_endpoints_are_completed_with_the_traces_path() {
+        let merge = |argv: &[&str], toml_text: &str| {
+            let file: FileConfig = toml::from_str(toml_text).expect("toml");
+            WorkerConfig::merge(Args::parse_from(argv), file).map(|c| c.otlp)
+        };
+        assert_eq!(merge(&["w"], "").expect("none"), None);
+        for (given, url) in [
+            ("http://c:4318", "http://c:4318/v1/traces"),
+            ("http://c:4318/", "http://c:4318/v1/traces"),
+            ("http://c:4318/v1/traces", "http://c:4318/v1/traces"),
+            ("http://c/otel", "http://c/otel/v1/traces"),
+        ] {
+            let otlp = merge(&["w", "--otlp-endpoint", given], "").expect(given);
+            assert_eq!(
+                otlp,
+                Some(OtlpSettings {
+                    traces_url: url.into(),
+                    protocol: OtlpProtocol::HttpProtobuf
+                })
+            );
+        }
+        let from_file = merge(
+            &["w"],
+            "otlp_endpoint = \"http://c:4318\"\notlp_protocol = \"http-json\"\n",
+        )
+        .expect("file");
+        assert_eq!(from_file.map(|o| o.protocol), Some(OtlpProtocol::HttpJson));
+        for bad in ["https://c:4318", "c:4318", "http://", "http:///v1/traces"] {
+            let e = merge(&["w", "--otlp-endpoint", bad], "").expect_err(bad);
+            assert!(e.to_string().contains("otlp_endpoint"), "{e}");
+        }
+    }
+
+    #[test]
     fn postgres_urls_and_sqlite_paths_are_told_apart() {
         for (given, want) in [
             (
