@@ -34,8 +34,10 @@ use crate::handlers::{Failure, JobContext, Registry, PHASE_EXECUTE};
 use crate::metrics::{ChecksumOutcome, Metrics};
 use crate::policy::Policy;
 use crate::results::ResultSink;
-use crate::store::{ClaimFilter, ClaimedJob, JobStore, RetryOutcome, StoreError, WorkerInfo};
+use crate::store::{ClaimFilter, ClaimedJob, JobStore, RetryOutcome, WorkerInfo};
 use crate::telemetry::JobTrace;
+
+mod leases;
 
 /// How long the claim loop sleeps when the queue is empty and nobody
 /// wakes it (jobs waiting for their retry time are seen at this pace).
@@ -206,6 +208,7 @@ impl Executor {
         let mut tasks = JoinSet::new();
         self.register().await;
         let keeper = tokio::spawn(self.clone().keep_leases().in_current_span());
+        let canceller = tokio::spawn(self.clone().watch_cancels().in_current_span());
         loop {
             while tasks.try_join_next().is_some() {}
             if !*claiming.borrow() {
@@ -295,7 +298,9 @@ impl Executor {
             while tasks.join_next().await.is_some() {}
         }
         keeper.abort();
+        canceller.abort();
         let _ = keeper.await;
+        let _ = canceller.await;
         if let Err(e) = self.store.deregister_worker(&self.config.worker_id).await {
             tracing::warn!(error = %e, "cannot remove the worker from the registry");
         }
@@ -331,129 +336,6 @@ impl Executor {
     fn release(&self, job_id: &str) {
         if let Ok(mut leases) = self.leases.lock() {
             leases.remove(job_id);
-        }
-    }
-
-    fn lease_lost(&self, job_id: &str) -> bool {
-        self.leases
-            .lock()
-            .ok()
-            .and_then(|l| l.get(job_id).map(|l| l.lost))
-            .unwrap_or(false)
-    }
-
-    /// Marks the job's lease lost (if it is still the attempt we hold) and
-    /// stops it.
-    fn lose(&self, job_id: &str, attempt: u32) {
-        let marked =
-            self.leases
-                .lock()
-                .ok()
-                .is_some_and(|mut leases| match leases.get_mut(job_id) {
-                    Some(lease) if lease.attempt == attempt => {
-                        lease.lost = true;
-                        true
-                    }
-                    _ => false,
-                });
-        if marked {
-            tracing::warn!(
-                job_id,
-                attempt,
-                "lease lost: the job is no longer ours; stopping it"
-            );
-            self.stop(job_id, StopReason::LeaseLost);
-        }
-    }
-
-    /// Every lease/3: renews our leases, records our heartbeat, sweeps
-    /// expired leases. Runs until aborted.
-    async fn keep_leases(self: Arc<Self>) {
-        let every = self
-            .config
-            .filter
-            .lease
-            .checked_div(3)
-            .unwrap_or(Duration::ZERO)
-            .max(Duration::from_millis(10));
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            self.beat().await;
-        }
-    }
-
-    /// One round of [`Executor::keep_leases`].
-    async fn beat(&self) {
-        let held: Vec<(String, u32)> = self
-            .leases
-            .lock()
-            .map(|l| {
-                l.iter()
-                    .filter(|(_, lease)| !lease.lost)
-                    .map(|(id, lease)| (id.clone(), lease.attempt))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let worker = &self.config.worker_id;
-        if !held.is_empty() {
-            match self
-                .store
-                .heartbeat(worker, &held, self.config.filter.lease)
-                .await
-            {
-                Ok(lost) => {
-                    for id in lost {
-                        if let Some((_, attempt)) = held.iter().find(|(h, _)| *h == id) {
-                            self.lose(&id, *attempt);
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot renew the leases"),
-            }
-        }
-        let active = u32::try_from(held.len()).unwrap_or(u32::MAX);
-        match self.store.worker_heartbeat(worker, active).await {
-            Ok(()) => {}
-            Err(StoreError::WorkerNotFound { .. }) => self.register().await,
-            Err(e) => tracing::warn!(error = %e, "cannot record the worker heartbeat"),
-        }
-        match self.store.reclaim_expired().await {
-            Ok(report) => {
-                for (job_id, attempt) in &report.requeued {
-                    tracing::warn!(job_id = %job_id, attempt, "lease expired; job queued again");
-                }
-                for job_id in &report.failed {
-                    tracing::warn!(job_id = %job_id, "lease expired on the last attempt; job failed");
-                }
-                if !report.requeued.is_empty() {
-                    self.wake.notify_one();
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot reclaim expired leases"),
-        }
-    }
-
-    /// Whether the job is still ours at `job.attempt`, asked of the store
-    /// (which renews the lease); a store error counts as yes, and the
-    /// store's fencing still refuses a stale write.
-    async fn still_ours(&self, job: &ClaimedJob) -> bool {
-        if self.lease_lost(&job.job_id) {
-            return false;
-        }
-        let held = [(job.job_id.clone(), job.attempt)];
-        match self
-            .store
-            .heartbeat(&self.config.worker_id, &held, self.config.filter.lease)
-            .await
-        {
-            Ok(lost) if !lost.is_empty() => {
-                self.lose(&job.job_id, job.attempt);
-                false
-            }
-            _ => true,
         }
     }
 
@@ -533,6 +415,11 @@ impl Executor {
         // stopped (it was not running yet): stop it now.
         if self.lease_lost(&job.job_id) {
             self.stop(&job.job_id, StopReason::LeaseLost);
+        }
+        // Cancelled through the store while an earlier attempt held it.
+        if job.cancel_requested {
+            tracing::info!("a cancel was requested before this attempt; stopping the job");
+            self.stop(&job.job_id, StopReason::Cancelled);
         }
         let (progress_tx, progress_rx) = mpsc::unbounded_channel::<(String, u8, String)>();
         let forward = tokio::spawn(

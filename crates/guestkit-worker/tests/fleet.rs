@@ -1,7 +1,8 @@
 //! Several real worker processes sharing one PostgreSQL store: 1,000 jobs
 //! submitted through the REST API by 50 concurrent clients all end, each
 //! run once; a worker killed with -9 mid-job loses its lease and the job
-//! completes on the other worker. Skips visibly without PostgreSQL.
+//! completes on the other worker; a job running on one worker is cancelled
+//! through the API of the other. Skips visibly without PostgreSQL.
 
 mod process;
 
@@ -243,4 +244,59 @@ fn a_worker_killed_mid_job_loses_it_to_the_other_after_its_lease() {
     let result = survivor.worker.result(&id).expect("result on the survivor");
     assert_eq!(result.execution_summary.attempt, 2);
     assert!(victim.worker.result(&id).is_none());
+}
+
+#[test]
+fn a_job_running_on_one_worker_is_cancelled_through_the_other_workers_api() {
+    let Some(schema) = PgSchema::create("fleet_cancel") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tokens = tokens_file(tmp.path());
+    let a = node("cancel-a", &schema.url(), &tokens, &[]);
+    let b = node("cancel-b", &schema.url(), &tokens, &[]);
+    let job = serde_json::to_value(
+        guestkit_job_spec::echo_job(json!({"delay_ms": 60_000}))
+            .build()
+            .expect("job"),
+    )
+    .expect("json");
+    let id = job["job_id"].as_str().expect("id").to_string();
+    let agent = agent();
+    assert_eq!(post(&agent, &a.base, &job), 202);
+    let end = Instant::now() + Duration::from_secs(30);
+    let runner = loop {
+        let (_, j) = get(&agent, &format!("{}/api/v1/jobs/{id}", a.base));
+        if j["status"] == "running" {
+            break j["worker_id"].as_str().expect("worker").to_string();
+        }
+        assert!(Instant::now() < end, "{j}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Ask the worker that does not run it.
+    let (runs, asked) = if runner == "cancel-a" {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    let asked_at = Instant::now();
+    let mut r = agent
+        .delete(&format!("{}/api/v1/jobs/{id}", asked.base))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .call()
+        .expect("DELETE");
+    let status = r.status().as_u16();
+    let answer: Value =
+        serde_json::from_str(&r.body_mut().read_to_string().expect("body")).expect("json");
+    let took = asked_at.elapsed();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], "cancelled", "{answer}");
+    println!("cancelled through the other worker's API in {took:?}");
+    let (_, j) = get(&agent, &format!("{}/api/v1/jobs/{id}", asked.base));
+    assert_eq!(j["status"], "cancelled", "{j}");
+    assert_eq!(j["worker_id"].as_str(), Some(runner.as_str()), "{j}");
+    // The worker that ran it wrote the one result.
+    let result = runs.worker.result(&id).expect("result on the runner");
+    assert_eq!(result.status, guestkit_job_spec::JobStatus::Cancelled);
+    assert!(asked.worker.result(&id).is_none());
 }

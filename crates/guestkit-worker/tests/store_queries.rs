@@ -509,7 +509,7 @@ async fn a_version_1_sqlite_file_is_upgraded_and_its_running_jobs_get_a_lease() 
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((version, SCHEMA_VERSION), (2, 2));
+    assert_eq!((version, SCHEMA_VERSION), (3, 3));
 
     // The running job's lease is 30 s from its last change (50 s).
     let running = store.get("old-running").await.unwrap().unwrap();
@@ -529,8 +529,9 @@ async fn a_version_1_sqlite_file_is_upgraded_and_its_running_jobs_get_a_lease() 
         store.reclaim_expired().await.unwrap().requeued,
         vec![("old-running".to_string(), 2)]
     );
-    // The registry exists and works.
+    // The registry exists and works; so do cancel requests (version 3).
     assert!(store.list_workers().await.unwrap().is_empty());
+    assert!(store.cancel_requests("w-old").await.unwrap().is_empty());
     // Opening again changes nothing.
     drop(store);
     let store = db.open();
@@ -557,8 +558,8 @@ async fn postgres_migrations_are_idempotent_and_concurrent_connects_take_turns()
             .fetch_all(stores[0].pool())
             .await
             .unwrap();
-    assert_eq!(applied, [(1, true)]);
-    assert_eq!(PG_SCHEMA_VERSION, 1);
+    assert_eq!(applied, [(1, true), (2, true)]);
+    assert_eq!(PG_SCHEMA_VERSION, 2);
     // A schema of its own: the tables are not in public.
     let schema: String = sqlx::query_scalar(
         "SELECT table_schema::text FROM information_schema.tables WHERE table_name = 'jobs' \

@@ -305,8 +305,9 @@ fn conflict(job: &JobRecord, message: String) -> ApiError {
 /// Cancel a job.
 ///
 /// A queued job is cancelled at once (its result says so); a running one
-/// is stopped and ends `cancelled` within about a second (the answer
-/// waits up to 3 s for that). A job that has ended is a 409.
+/// is stopped — by this worker, or through the shared store by the worker
+/// of the fleet that runs it — and ends `cancelled` within about a second
+/// (the answer waits up to 3 s for that). A job that has ended is a 409.
 #[utoipa::path(
     delete,
     path = "/api/v1/jobs/{id}",
@@ -317,7 +318,7 @@ fn conflict(job: &JobRecord, message: String) -> ApiError {
         (status = 200, description = "The job has ended (normally `cancelled`)", body = CancelResponse),
         (status = 202, description = "Stop signalled; the job has not ended yet", body = CancelResponse),
         (status = 404, description = "No such job", body = ApiError),
-        (status = 409, description = "The job has already ended, is not cancellable once started, or runs on another worker", body = ApiError),
+        (status = 409, description = "The job has already ended, or is running and not cancellable", body = ApiError),
     ),
     security(("bearer_token" = []))
 )]
@@ -350,7 +351,16 @@ pub async fn cancel_job(
                     return Ok(wait_for_end(&state, &id).await?.into_response());
                 }
                 if job.status == JobStatus::Running {
-                    // Ending right now, or running on another worker: look again.
+                    // Running on another worker (or ending right now): leave
+                    // the request in the store, where its worker looks.
+                    if state.store().request_cancel(&id, job.attempt).await? {
+                        tracing::info!(
+                            job_id = %id,
+                            worker = job.worker_id.as_deref().unwrap_or("?"),
+                            "cancel: asked the worker running the job"
+                        );
+                        return Ok(wait_for_end(&state, &id).await?.into_response());
+                    }
                     tokio::time::sleep(CANCEL_POLL).await;
                     continue;
                 }
@@ -433,7 +443,7 @@ pub async fn cancel_job(
     Err(conflict(
         &job,
         format!(
-            "job {id:?} is {} on worker {:?}, which this worker cannot stop",
+            "job {id:?} kept changing state (now {} on worker {:?}); try again",
             job.status,
             job.worker_id.as_deref().unwrap_or("?")
         ),

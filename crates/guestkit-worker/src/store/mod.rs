@@ -324,6 +324,9 @@ pub struct ClaimedJob {
     pub document_json: String,
     /// Until when the claim holds without a [`JobStore::heartbeat`].
     pub lease_expires_at: DateTime<Utc>,
+    /// A cancel was asked for while an earlier attempt held the job
+    /// ([`JobStore::request_cancel`]): stop it before it runs.
+    pub cancel_requested: bool,
 }
 
 /// The answer to [`JobStore::retry`].
@@ -663,6 +666,18 @@ pub trait JobStore: Send + Sync {
         jobs: &[(String, u32)],
         lease: Duration,
     ) -> Result<Vec<String>, StoreError>;
+
+    /// Asks whichever worker holds `job_id` at `attempt` (assigned or
+    /// running) to stop it: records the request, which that worker finds
+    /// with [`JobStore::cancel_requests`]. The request stays with the job
+    /// until it ends, so a job requeued meanwhile is stopped at its next
+    /// claim ([`ClaimedJob::cancel_requested`]). False when the job is not
+    /// held at that attempt (queued, ended, or moved on).
+    async fn request_cancel(&self, job_id: &str, attempt: u32) -> Result<bool, StoreError>;
+
+    /// The jobs `worker_id` holds (assigned or running) whose cancel has been
+    /// requested, with their attempts, oldest request first.
+    async fn cancel_requests(&self, worker_id: &str) -> Result<Vec<(String, u32)>, StoreError>;
 
     /// Jobs assigned or running whose lease has expired go back to the queue
     /// as attempt + 1, or fail with error code `attempts_exhausted`

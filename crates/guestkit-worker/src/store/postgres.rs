@@ -361,6 +361,18 @@ impl JobStore for PgStore {
         writes::heartbeat(self.pool_ref(), &op, worker_id, jobs, lease).await
     }
 
+    async fn request_cancel(&self, job_id: &str, attempt: u32) -> R<bool> {
+        let op = self.op(format!(
+            "request the cancel of job {job_id:?} (attempt {attempt})"
+        ));
+        writes::request_cancel(self.pool_ref(), &op, job_id, attempt).await
+    }
+
+    async fn cancel_requests(&self, worker_id: &str) -> R<Vec<(String, u32)>> {
+        let op = self.op(format!("read the cancel requests for worker {worker_id:?}"));
+        writes::cancel_requests(self.pool_ref(), &op, worker_id).await
+    }
+
     async fn reclaim_expired(&self) -> R<RecoveryReport> {
         let op = self.op("reclaim jobs whose lease expired".to_owned());
         writes::reclaim_expired(self.pool_ref(), &op).await

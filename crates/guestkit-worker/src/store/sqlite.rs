@@ -30,8 +30,8 @@ use self::reads::{counts_by_status, get, history, list, progress, queue_depth, r
 use self::rows::Env;
 use self::workers::{deregister_worker, list_workers, register_worker, worker_heartbeat};
 use self::writes::{
-    claim_next, finish, heartbeat, reclaim_expired, record_progress, recover_after_crash, retry,
-    submit_batch, transition,
+    cancel_requests, claim_next, finish, heartbeat, reclaim_expired, record_progress,
+    recover_after_crash, request_cancel, retry, submit_batch, transition,
 };
 use super::{
     ClaimFilter, ClaimedJob, Clock, JobFilter, JobPage, JobRecord, JobStore, NewJob,
@@ -286,6 +286,22 @@ impl JobStore for SqliteStore {
             heartbeat(conn, env, &worker, &jobs, lease)
         })
         .await
+    }
+
+    async fn request_cancel(&self, job_id: &str, attempt: u32) -> R<bool> {
+        let id = job_id.to_owned();
+        let what = format!("request the cancel of job {job_id:?} (attempt {attempt})");
+        self.run(what, move |conn, env| {
+            request_cancel(conn, env, &id, attempt)
+        })
+        .await
+    }
+
+    async fn cancel_requests(&self, worker_id: &str) -> R<Vec<(String, u32)>> {
+        let worker = worker_id.to_owned();
+        let what = format!("read the cancel requests for worker {worker_id:?}");
+        self.run(what, move |conn, env| cancel_requests(conn, env, &worker))
+            .await
     }
 
     async fn reclaim_expired(&self) -> R<RecoveryReport> {

@@ -14,14 +14,21 @@ use crate::store::StoreError;
 
 /// Every migration, in order: (version, description, SQL). Append only;
 /// never edit a released one (sqlx refuses a changed checksum).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "jobs",
-    include_str!("../../../migrations/postgres/0001_jobs.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "jobs",
+        include_str!("../../../migrations/postgres/0001_jobs.sql"),
+    ),
+    (
+        2,
+        "cancel requests",
+        include_str!("../../../migrations/postgres/0002_cancel_requests.sql"),
+    ),
+];
 
 /// The schema version this build writes (the newest migration).
-pub const PG_SCHEMA_VERSION: i64 = 1;
+pub const PG_SCHEMA_VERSION: i64 = 2;
 
 fn migrator() -> Migrator {
     Migrator {

@@ -12,7 +12,7 @@ use sqlx::{PgPool, Row};
 
 use super::rows::{self, now_sql, priority_col, status_col, time_in, timeout_col, u32_col, Op};
 use super::state::{
-    add_history, begin, end, lock_state, requeue_held, requeue_or_fail, Change, Held,
+    add_history, begin, end, exists, lock_state, requeue_held, requeue_or_fail, Change, Held,
 };
 use super::R;
 use crate::status::JobStatus;
@@ -200,7 +200,7 @@ pub(super) async fn claim_next(
                  LIMIT 1)
              RETURNING job_id, operation, attempt, max_attempts, priority, timeout_seconds,
                        deadline, document_json::text AS document_json, lease_expires_at,
-                       updated_at
+                       updated_at, cancel_requested_at IS NOT NULL AS cancel_requested
          ), history AS (
              INSERT INTO job_history (job_id, attempt, from_status, to_status, worker_id, at)
              SELECT job_id, attempt, 'queued', 'assigned', $1, updated_at FROM claimed
@@ -230,6 +230,7 @@ pub(super) async fn claim_next(
         deadline: rows::col(op, &row, "deadline")?,
         document_json: rows::col(op, &row, "document_json")?,
         lease_expires_at: rows::col(op, &row, "lease_expires_at")?,
+        cancel_requested: rows::col(op, &row, "cancel_requested")?,
         job_id: job_id.clone(),
     }))
 }
@@ -475,4 +476,52 @@ pub(super) async fn heartbeat(
         .filter(|(id, _)| !renewed.contains(id))
         .map(|(id, _)| id.clone())
         .collect())
+}
+
+pub(super) async fn request_cancel(
+    pool: &PgPool,
+    op: &Op<'_>,
+    job_id: &str,
+    attempt: u32,
+) -> R<bool> {
+    let sql = format!(
+        "UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, {now})
+         WHERE job_id = $1 AND attempt = $3 AND status IN ('assigned', 'running')",
+        now = now_sql(2)
+    );
+    let done = sqlx::query(&sql)
+        .bind(job_id)
+        .bind(op.now)
+        .bind(i64::from(attempt))
+        .execute(pool)
+        .await
+        .map_err(|e| op.db(e))?
+        .rows_affected();
+    if done == 0 {
+        exists(pool, op, job_id).await?;
+    }
+    Ok(done > 0)
+}
+
+pub(super) async fn cancel_requests(
+    pool: &PgPool,
+    op: &Op<'_>,
+    worker_id: &str,
+) -> R<Vec<(String, u32)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT job_id, attempt FROM jobs
+         WHERE worker_id = $1 AND status IN ('assigned', 'running')
+           AND cancel_requested_at IS NOT NULL
+         ORDER BY cancel_requested_at, seq",
+    )
+    .bind(worker_id)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| op.db(e))?;
+    rows.into_iter()
+        .map(|(id, attempt)| {
+            let attempt = u32_col(op, &id, "attempt", attempt)?;
+            Ok((id, attempt))
+        })
+        .collect()
 }

@@ -104,9 +104,19 @@ CREATE TABLE workers (
 ) STRICT;
 ";
 
+/// Schema version 3: cancel requests.
+///
+/// `cancel_requested_at` (unix ms) is set when a cancel is asked for a job a
+/// worker holds; the worker holding it polls for such requests and stops
+/// the job. The request stays with the job until it ends: a job requeued
+/// meanwhile is cancelled as soon as it is claimed again.
+const V3: &str = "
+ALTER TABLE jobs ADD COLUMN cancel_requested_at INTEGER;
+";
+
 /// Every migration, in order: entry `i` takes the schema from version `i` to
 /// `i + 1`. Append only; never edit a released one.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -149,7 +149,7 @@ pub(super) fn claim_next(
                  ORDER BY j.priority DESC, j.created_at ASC, j.seq ASC
                  LIMIT 1)
              RETURNING job_id, operation, attempt, max_attempts, priority, timeout_seconds,
-                       deadline, document_json",
+                       deadline, document_json, cancel_requested_at IS NOT NULL",
             params![worker_id, env.now_ms(), filter.pool, caps, until],
             |row| {
                 Ok((
@@ -161,13 +161,23 @@ pub(super) fn claim_next(
                     row.get::<_, Option<i64>>(5)?,
                     row.get::<_, Option<i64>>(6)?,
                     row.get::<_, String>(7)?,
+                    row.get::<_, bool>(8)?,
                 ))
             },
         )
         .optional()
         .map_err(|e| env.db(e))?;
-    let Some((job_id, operation, attempt, max_attempts, priority, timeout, deadline, document)) =
-        row
+    let Some((
+        job_id,
+        operation,
+        attempt,
+        max_attempts,
+        priority,
+        timeout,
+        deadline,
+        document,
+        cancel_requested,
+    )) = row
     else {
         return Ok(None);
     };
@@ -189,6 +199,7 @@ pub(super) fn claim_next(
         document_json: document,
         job_id: job_id.clone(),
         lease_expires_at: rows::time_col(env, id, "lease_expires_at", until)?,
+        cancel_requested,
     };
     add_history(
         &tx,
@@ -442,4 +453,53 @@ pub(super) fn reclaim_expired(conn: &mut Connection, env: &Env<'_>) -> R<Recover
     })?;
     commit(tx, env)?;
     Ok(report)
+}
+
+pub(super) fn request_cancel(
+    conn: &mut Connection,
+    env: &Env<'_>,
+    job_id: &str,
+    attempt: u32,
+) -> R<bool> {
+    let tx = write_tx(conn, env)?;
+    let done = tx
+        .execute(
+            "UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, ?3)
+             WHERE job_id = ?1 AND attempt = ?2 AND status IN ('assigned', 'running')",
+            params![job_id, attempt, env.now_ms()],
+        )
+        .map_err(|e| env.db(e))?;
+    if done == 0 {
+        // Only to tell a missing job from one that is not held.
+        load_state(&tx, env, job_id)?;
+    }
+    commit(tx, env)?;
+    Ok(done > 0)
+}
+
+pub(super) fn cancel_requests(
+    conn: &mut Connection,
+    env: &Env<'_>,
+    worker_id: &str,
+) -> R<Vec<(String, u32)>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT job_id, attempt FROM jobs
+             WHERE worker_id = ?1 AND status IN ('assigned', 'running')
+               AND cancel_requested_at IS NOT NULL
+             ORDER BY cancel_requested_at, seq",
+        )
+        .map_err(|e| env.db(e))?;
+    let rows = stmt
+        .query_map([worker_id], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| env.db(e))?;
+    rows.into_iter()
+        .map(|(id, attempt)| {
+            let attempt = u32_col(env, &id, "attempt", attempt)?;
+            Ok((id, attempt))
+        })
+        .collect()
 }
