@@ -11,7 +11,9 @@
 //! store for expired leases of any worker (`reclaim_expired`). A job the
 //! store says is no longer ours (reclaimed after a missed renewal) is
 //! stopped, and its result is neither written nor recorded: another worker
-//! runs it now.
+//! runs it now. A watcher asks the store every 250 ms for cancel requests
+//! that an API server of the fleet left for the jobs held here, and stops
+//! them (`executor/leases.rs`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
