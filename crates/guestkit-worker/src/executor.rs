@@ -316,6 +316,7 @@ impl Executor {
             capabilities: self.config.filter.capabilities.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             started_at: Utc::now(),
+            lease: self.config.filter.lease,
         }
     }
 

@@ -669,6 +669,8 @@ fn health_ready_capabilities_and_openapi() {
     assert_eq!(list[0]["id"], "test-worker");
     assert_eq!(list[0]["active_jobs"], 0);
     assert!(list[0]["seconds_since_heartbeat"].as_i64().expect("age") < 60);
+    assert_eq!(list[0]["alive"], true, "{workers}");
+    assert_eq!(list[0]["lease_seconds"], 30.0, "{workers}");
     assert!(list[0]["capabilities"]
         .as_array()
         .expect("caps")

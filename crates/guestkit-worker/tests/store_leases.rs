@@ -472,6 +472,7 @@ async fn the_worker_registry_lists_heartbeats(b: Backend) {
             .collect(),
         version: "0.1.0".into(),
         started_at: ms(6_999_000),
+        lease: std::time::Duration::from_secs(if id == "w1" { 2 } else { 30 }),
     };
     store
         .register_worker(&info("w2", Some("gpu")))
@@ -510,6 +511,11 @@ async fn the_worker_registry_lists_heartbeats(b: Backend) {
     let json = serde_json::to_value(&workers[1]).unwrap();
     assert_eq!(json["last_heartbeat"], "1970-01-01T01:56:42Z");
     assert_eq!(json["active_jobs"], 3);
+    // Alive while heard from within its lease (w1: 2 s from 7,000.5 s).
+    assert_eq!(workers[0].lease, std::time::Duration::from_secs(2));
+    assert!(workers[0].is_alive(clock.now()) && workers[1].is_alive(clock.now()));
+    assert!(workers[0].is_alive(ms(7_002_500)));
+    assert!(!workers[0].is_alive(ms(7_002_501)));
 
     // A restart replaces the entry.
     clock.advance_ms(1_000);
@@ -526,6 +532,9 @@ async fn the_worker_registry_lists_heartbeats(b: Backend) {
         ),
         (None, "0.2.0", 0, ms(7_003_000))
     );
+    let listed = store.list_workers().await.unwrap();
+    let alive: Vec<bool> = listed.iter().map(|w| w.is_alive(clock.now())).collect();
+    assert_eq!(alive, [false, true], "w1 missed its lease");
 
     // Another connection (another API server) sees the same.
     let other = b.open().await;

@@ -419,6 +419,11 @@ pub struct WorkerView {
     /// Seconds since that heartbeat (a worker that stopped without
     /// deregistering keeps growing this).
     pub seconds_since_heartbeat: i64,
+    /// The lease of its claims, in seconds: it beats every third of it.
+    pub lease_seconds: f64,
+    /// Heard from within its lease. A worker that crashed stays listed,
+    /// not alive, until it starts again under the same id.
+    pub alive: bool,
 }
 
 /// The registered workers.

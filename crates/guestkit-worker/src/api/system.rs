@@ -62,6 +62,8 @@ pub async fn workers(State(state): State<ApiState>) -> Result<Json<WorkerList>, 
         .into_iter()
         .map(|w| WorkerView {
             seconds_since_heartbeat: now.signed_duration_since(w.last_heartbeat).num_seconds(),
+            alive: w.is_alive(now),
+            lease_seconds: w.lease.as_secs_f64(),
             id: w.id,
             pool: w.pool,
             capabilities: w.capabilities.into_iter().collect(),

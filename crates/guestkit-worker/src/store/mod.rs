@@ -519,6 +519,9 @@ pub struct WorkerInfo {
     pub version: String,
     /// When it started.
     pub started_at: DateTime<Utc>,
+    /// The lease of its claims: it beats every third of it, and is taken
+    /// for gone after a whole lease without a heartbeat.
+    pub lease: Duration,
 }
 
 /// A registered worker as [`JobStore::list_workers`] reports it.
@@ -538,6 +541,19 @@ pub struct WorkerRecord {
     pub active_jobs: u32,
     /// Its last heartbeat (or its registration).
     pub last_heartbeat: DateTime<Utc>,
+    /// Its lease ([`WorkerInfo::lease`]).
+    pub lease: Duration,
+}
+
+impl WorkerRecord {
+    /// Whether it was heard from within its lease at `now`: a worker that
+    /// crashed stays registered, but not alive.
+    pub fn is_alive(&self, now: DateTime<Utc>) -> bool {
+        chrono::Duration::from_std(self.lease)
+            .ok()
+            .and_then(|lease| self.last_heartbeat.checked_add_signed(lease))
+            .is_some_and(|until| until >= now)
+    }
 }
 
 /// The job store. Object-safe: use it as `Arc<dyn JobStore>`.

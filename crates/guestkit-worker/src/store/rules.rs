@@ -76,6 +76,14 @@ pub(super) fn lease_ms(lease: Duration) -> Result<i64, StoreError> {
     }
 }
 
+/// A lease kept in whole milliseconds, read back; `None` unless positive.
+pub(super) fn lease_from_ms(ms: i64) -> Option<Duration> {
+    u64::try_from(ms)
+        .ok()
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+}
+
 /// Refuses a write that does not carry the job's current attempt.
 pub(super) fn fence(job_id: &str, attempt: u32, current: u32) -> Result<(), StoreError> {
     let job_id = job_id.to_owned();

@@ -22,8 +22,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         2,
-        "cancel requests",
-        include_str!("../../../migrations/postgres/0002_cancel_requests.sql"),
+        "cancels and worker leases",
+        include_str!("../../../migrations/postgres/0002_cancels_and_worker_leases.sql"),
     ),
 ];
 

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use super::rows::{col, now_sql, time_in, Op};
 use super::R;
-use crate::store::rules::invalid;
+use crate::store::rules::{self, invalid};
 use crate::store::{StoreError, WorkerInfo, WorkerRecord};
 
 pub(super) async fn register_worker(pool: &PgPool, op: &Op<'_>, worker: &WorkerInfo) -> R<()> {
@@ -15,15 +15,17 @@ pub(super) async fn register_worker(pool: &PgPool, op: &Op<'_>, worker: &WorkerI
     }
     let started_at = time_in("", "started_at", worker.started_at)?;
     let caps: Vec<&str> = worker.capabilities.iter().map(String::as_str).collect();
+    let lease = rules::lease_ms(worker.lease)?;
     let now = now_sql(6);
     let sql = format!(
         "INSERT INTO workers (worker_id, pool, capabilities, version, started_at, last_heartbeat,
-                              active_jobs)
-         VALUES ($1, $2, $3, $4, $5, {now}, 0)
+                              active_jobs, lease_ms)
+         VALUES ($1, $2, $3, $4, $5, {now}, 0, $7)
          ON CONFLICT (worker_id) DO UPDATE SET
              pool = excluded.pool, capabilities = excluded.capabilities,
              version = excluded.version, started_at = excluded.started_at,
-             last_heartbeat = excluded.last_heartbeat, active_jobs = 0"
+             last_heartbeat = excluded.last_heartbeat, active_jobs = 0,
+             lease_ms = excluded.lease_ms"
     );
     sqlx::query(&sql)
         .bind(&worker.id)
@@ -32,6 +34,7 @@ pub(super) async fn register_worker(pool: &PgPool, op: &Op<'_>, worker: &WorkerI
         .bind(&worker.version)
         .bind(started_at)
         .bind(op.now)
+        .bind(lease)
         .execute(pool)
         .await
         .map_err(|e| op.db(e))?;
@@ -75,7 +78,8 @@ pub(super) async fn deregister_worker(pool: &PgPool, op: &Op<'_>, worker_id: &st
 
 pub(super) async fn list_workers(pool: &PgPool, op: &Op<'_>) -> R<Vec<WorkerRecord>> {
     let raw = sqlx::query(
-        "SELECT worker_id, pool, capabilities, version, started_at, last_heartbeat, active_jobs
+        "SELECT worker_id, pool, capabilities, version, started_at, last_heartbeat, active_jobs,
+                lease_ms
          FROM workers ORDER BY worker_id COLLATE \"C\"",
     )
     .fetch_all(pool)
@@ -86,17 +90,22 @@ pub(super) async fn list_workers(pool: &PgPool, op: &Op<'_>) -> R<Vec<WorkerReco
             let id: String = col(op, row, "worker_id")?;
             let caps: Vec<String> = col(op, row, "capabilities")?;
             let active: i64 = col(op, row, "active_jobs")?;
+            let lease: i64 = col(op, row, "lease_ms")?;
+            let corrupt = |column: &str, detail: String| StoreError::Corrupt {
+                store: op.store.to_owned(),
+                what: format!("worker {id:?}, column {column}"),
+                detail,
+            };
             Ok(WorkerRecord {
                 pool: col(op, row, "pool")?,
                 capabilities: caps.into_iter().collect::<BTreeSet<String>>(),
                 version: col(op, row, "version")?,
                 started_at: col(op, row, "started_at")?,
                 last_heartbeat: col(op, row, "last_heartbeat")?,
-                active_jobs: u32::try_from(active).map_err(|_| StoreError::Corrupt {
-                    store: op.store.to_owned(),
-                    what: format!("worker {id:?}, column active_jobs"),
-                    detail: format!("{active} is not a u32"),
-                })?,
+                active_jobs: u32::try_from(active)
+                    .map_err(|_| corrupt("active_jobs", format!("{active} is not a u32")))?,
+                lease: rules::lease_from_ms(lease)
+                    .ok_or_else(|| corrupt("lease_ms", format!("{lease} is not a lease")))?,
                 id,
             })
         })

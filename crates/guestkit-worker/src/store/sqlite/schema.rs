@@ -104,14 +104,18 @@ CREATE TABLE workers (
 ) STRICT;
 ";
 
-/// Schema version 3: cancel requests.
+/// Schema version 3: cancel requests, and the lease of each worker.
 ///
 /// `cancel_requested_at` (unix ms) is set when a cancel is asked for a job a
 /// worker holds; the worker holding it polls for such requests and stops
 /// the job. The request stays with the job until it ends: a job requeued
 /// meanwhile is cancelled as soon as it is claimed again.
+///
+/// `workers.lease_ms`: a worker renews its heartbeat every third of its
+/// lease; one that has not for a whole lease is not alive.
 const V3: &str = "
 ALTER TABLE jobs ADD COLUMN cancel_requested_at INTEGER;
+ALTER TABLE workers ADD COLUMN lease_ms INTEGER NOT NULL DEFAULT 30000 CHECK (lease_ms > 0);
 ";
 
 /// Every migration, in order: entry `i` takes the schema from version `i` to

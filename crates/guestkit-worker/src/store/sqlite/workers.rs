@@ -7,6 +7,7 @@ use rusqlite::{params, Connection};
 use super::rows::{self, to_ms, Env};
 use super::state::{commit, invalid, read_tx, write_tx};
 use super::R;
+use crate::store::rules;
 use crate::store::{StoreError, WorkerInfo, WorkerRecord};
 
 pub(super) fn register_worker(conn: &mut Connection, env: &Env<'_>, worker: &WorkerInfo) -> R<()> {
@@ -15,22 +16,25 @@ pub(super) fn register_worker(conn: &mut Connection, env: &Env<'_>, worker: &Wor
     }
     let caps = serde_json::to_string(&worker.capabilities)
         .map_err(|e| invalid("", "capabilities", e.to_string()))?;
+    let lease = rules::lease_ms(worker.lease)?;
     let tx = write_tx(conn, env)?;
     tx.execute(
         "INSERT INTO workers (worker_id, pool, capabilities, version, started_at, last_heartbeat,
-                              active_jobs)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)
+                              active_jobs, lease_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)
          ON CONFLICT (worker_id) DO UPDATE SET
              pool = excluded.pool, capabilities = excluded.capabilities,
              version = excluded.version, started_at = excluded.started_at,
-             last_heartbeat = excluded.last_heartbeat, active_jobs = 0",
+             last_heartbeat = excluded.last_heartbeat, active_jobs = 0,
+             lease_ms = excluded.lease_ms",
         params![
             worker.id,
             worker.pool,
             caps,
             worker.version,
             to_ms(worker.started_at),
-            env.now_ms()
+            env.now_ms(),
+            lease
         ],
     )
     .map_err(|e| env.db(e))?;
@@ -71,7 +75,8 @@ pub(super) fn list_workers(conn: &mut Connection, env: &Env<'_>) -> R<Vec<Worker
     let tx = read_tx(conn, env)?;
     let mut stmt = tx
         .prepare(
-            "SELECT worker_id, pool, capabilities, version, started_at, last_heartbeat, active_jobs
+            "SELECT worker_id, pool, capabilities, version, started_at, last_heartbeat, active_jobs,
+                    lease_ms
              FROM workers ORDER BY worker_id",
         )
         .map_err(|e| env.db(e))?;
@@ -85,12 +90,13 @@ pub(super) fn list_workers(conn: &mut Connection, env: &Env<'_>) -> R<Vec<Worker
                 row.get::<_, i64>(4)?,
                 row.get::<_, i64>(5)?,
                 row.get::<_, i64>(6)?,
+                row.get::<_, i64>(7)?,
             ))
         })
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(|e| env.db(e))?;
     raw.into_iter()
-        .map(|(id, pool, caps, version, started, beat, active)| {
+        .map(|(id, pool, caps, version, started, beat, active, lease)| {
             let corrupt = |column: &str, detail: String| StoreError::Corrupt {
                 store: env.store.to_owned(),
                 what: format!("worker {id:?}, column {column}"),
@@ -108,6 +114,8 @@ pub(super) fn list_workers(conn: &mut Connection, env: &Env<'_>) -> R<Vec<Worker
                 last_heartbeat: time("last_heartbeat", beat)?,
                 active_jobs: u32::try_from(active)
                     .map_err(|_| corrupt("active_jobs", format!("{active} is not a u32")))?,
+                lease: rules::lease_from_ms(lease)
+                    .ok_or_else(|| corrupt("lease_ms", format!("{lease} is not a lease")))?,
                 id,
                 pool,
                 version,

@@ -1,4 +1,5 @@
--- guestkit-worker job store on PostgreSQL, version 2: cancel requests.
+-- guestkit-worker job store on PostgreSQL, version 2: cancel requests and
+-- the lease of each registered worker.
 --
 -- `cancel_requested_at` is set when a cancel is asked for a job that a
 -- worker holds (assigned or running), by any API server of the fleet; the
@@ -8,3 +9,8 @@
 -- Idempotent, like every migration here.
 
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS cancel_requested_at timestamptz;
+
+-- A worker renews its heartbeat every third of its lease; one that has not
+-- for a whole lease is not alive (it crashed, or lost the database).
+ALTER TABLE workers ADD COLUMN IF NOT EXISTS lease_ms bigint NOT NULL DEFAULT 30000
+    CHECK (lease_ms > 0);
