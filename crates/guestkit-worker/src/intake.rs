@@ -11,9 +11,12 @@ use chrono::{DateTime, Utc};
 use guestkit_job_spec::{parse_and_validate, ErrorCode, JobDocument, JobError, JobStatus};
 use tokio::sync::Notify;
 
+use self::placement::{Fleet, Offer};
 use crate::handlers::{Registry, FEATURES};
 use crate::policy::{Policy, PHASE_POLICY};
 use crate::store::{ClaimFilter, GroupCommit, JobStore, NewJob, Submitted};
+
+mod placement;
 
 /// Capability a job routed to worker `id` requires.
 pub fn worker_capability(id: &str) -> String {
@@ -78,6 +81,7 @@ pub struct Rejection {
 /// Takes jobs in for one worker.
 pub struct Intake {
     store: GroupCommit,
+    fleet: Fleet,
     registry: Arc<Registry>,
     policy: Arc<Policy>,
     worker: WorkerIdentity,
@@ -113,6 +117,7 @@ impl Intake {
         wake: Arc<Notify>,
     ) -> Self {
         Intake {
+            fleet: Fleet::new(Arc::clone(&store)),
             store: GroupCommit::start(store),
             registry,
             policy,
@@ -138,8 +143,10 @@ impl Intake {
         self.submit(doc).await
     }
 
-    /// Checks a parsed document against this worker; `Ok` carries the
-    /// store record to submit.
+    /// Checks a parsed document against this worker (protocol, operation,
+    /// payload, image and output roots); `Ok` carries the store record to
+    /// submit. Constraints and routing are checked by [`Intake::submit`],
+    /// against the fleet.
     pub fn admit(&self, doc: &JobDocument) -> Result<NewJob, Rejection> {
         let id = doc.job_id.as_str();
         let payload = doc.validate().map_err(|errors| Rejection {
@@ -177,7 +184,6 @@ impl Intake {
                     error,
                 })?;
         }
-        self.check_constraints(doc)?;
         let mut required: BTreeSet<String> = doc
             .constraints
             .as_ref()
@@ -211,91 +217,42 @@ impl Intake {
         })
     }
 
-    /// Constraints and routing no job of this worker could meet.
-    fn check_constraints(&self, doc: &JobDocument) -> Result<(), Rejection> {
-        let id = doc.job_id.as_str();
+    /// Constraints and routing: fine when this worker can take the job, or
+    /// another live worker of the registry can (it will claim it).
+    async fn check_placement(&self, doc: &JobDocument) -> Result<(), Rejection> {
         let w = &self.worker;
-        let unmet = |field: &str, why: String| {
-            reject(
-                id,
-                ErrorCode::ValidationFailed,
-                format!("$.{field}: {why} (worker {})", w.id),
-            )
+        let caps = w.claim_filter().capabilities;
+        let me = Offer {
+            id: &w.id,
+            pool: w.pool.as_deref(),
+            capabilities: &caps,
+            version: w.version,
         };
-        if let Some(c) = &doc.constraints {
-            let missing: Vec<&str> = c
-                .required_capabilities
-                .iter()
-                .filter(|cap| !w.capabilities.contains(*cap))
-                .map(String::as_str)
-                .collect();
-            if !missing.is_empty() {
-                return Err(unmet(
-                    "constraints.required_capabilities",
-                    format!("not offered: {}", missing.join(", ")),
-                ));
-            }
-            let missing: Vec<&str> = c
-                .required_features
-                .iter()
-                .filter(|f| !FEATURES.contains(&f.as_str()))
-                .map(String::as_str)
-                .collect();
-            if !missing.is_empty() {
-                return Err(unmet(
-                    "constraints.required_features",
-                    format!("not offered: {}", missing.join(", ")),
-                ));
-            }
-            if let Some(min) = &c.minimum_worker_version {
-                if version_triple(min) > version_triple(w.version) {
-                    return Err(unmet(
-                        "constraints.minimum_worker_version",
-                        format!("{min} is newer than this worker's {}", w.version),
-                    ));
-                }
-            }
-            if !c.allowed_worker_pools.is_empty()
-                && !w
-                    .pool
-                    .as_ref()
-                    .is_some_and(|p| c.allowed_worker_pools.contains(p))
-            {
-                return Err(unmet(
-                    "constraints.allowed_worker_pools",
-                    format!(
-                        "{} does not include this worker's pool {:?}",
-                        c.allowed_worker_pools.join(", "),
-                        w.pool.as_deref().unwrap_or("(none)")
-                    ),
-                ));
-            }
+        let Some((field, why)) = placement::unmet(doc, &me) else {
+            return Ok(());
+        };
+        let others = self.fleet.others(&w.id).await;
+        if others
+            .iter()
+            .any(|o| placement::unmet(doc, &Offer::of_record(o)).is_none())
+        {
+            return Ok(());
         }
-        if let Some(r) = &doc.routing {
-            if let Some(target) = r.worker_id.as_deref().filter(|t| *t != w.id) {
-                return Err(unmet(
-                    "routing.worker_id",
-                    format!("routed to worker {target:?}"),
-                ));
-            }
-            if let Some(pool) = r.worker_pool.as_deref() {
-                if w.pool.as_deref() != Some(pool) {
-                    return Err(unmet(
-                        "routing.worker_pool",
-                        format!(
-                            "routed to pool {pool:?}, this worker serves {:?}",
-                            w.pool.as_deref().unwrap_or("(none)")
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(())
+        let whom = match others.len() {
+            0 => format!("worker {}", w.id),
+            n => format!("worker {}, nor any of the {n} other live workers", w.id),
+        };
+        Err(reject(
+            &doc.job_id,
+            ErrorCode::ValidationFailed,
+            format!("$.{field}: {why} ({whom})"),
+        ))
     }
 
     /// Takes in a parsed job document.
     pub async fn submit(&self, doc: JobDocument) -> Result<Accepted, Rejection> {
         let new = self.admit(&doc)?;
+        self.check_placement(&doc).await?;
         let job_id = new.job_id.clone();
         match self.store.submit(new).await {
             Ok(Submitted::Submitted {

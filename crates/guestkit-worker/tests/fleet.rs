@@ -2,7 +2,9 @@
 //! submitted through the REST API by 50 concurrent clients all end, each
 //! run once; a worker killed with -9 mid-job loses its lease and the job
 //! completes on the other worker; a job running on one worker is cancelled
-//! through the API of the other. Skips visibly without PostgreSQL.
+//! through the API of the other; a job that only the other worker can take
+//! (routed to it, or needing its capability) is taken in and runs there.
+//! Skips visibly without PostgreSQL.
 
 mod process;
 
@@ -299,4 +301,83 @@ fn a_job_running_on_one_worker_is_cancelled_through_the_other_workers_api() {
     let result = runs.worker.result(&id).expect("result on the runner");
     assert_eq!(result.status, guestkit_job_spec::JobStatus::Cancelled);
     assert!(asked.worker.result(&id).is_none());
+}
+
+fn post_answer(agent: &ureq::Agent, base: &str, job: &Value) -> (u16, Value) {
+    let mut r = agent
+        .post(&format!("{base}/api/v1/jobs"))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .header("Content-Type", "application/json")
+        .send(job.to_string().as_str())
+        .expect("POST");
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string().expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn a_job_for_another_worker_of_the_fleet_is_taken_in_and_runs_there() {
+    let Some(schema) = PgSchema::create("fleet_placement") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tokens = tokens_file(tmp.path());
+    let a = node("place-a", &schema.url(), &tokens, &[]);
+    let b = node("place-b", &schema.url(), &tokens, &["--capability", "gpu"]);
+    let agent = agent();
+    // B has registered once the registry, read through A, lists it.
+    let end = Instant::now() + Duration::from_secs(30);
+    while !get(&agent, &format!("{}/api/v1/workers", a.base)).1["workers"]
+        .as_array()
+        .is_some_and(|ws| {
+            ws.iter()
+                .any(|w| w["id"] == "place-b" && w["alive"] == true)
+        })
+    {
+        assert!(Instant::now() < end, "place-b never registered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let job = |build: guestkit_job_spec::JobBuilder| {
+        serde_json::to_value(build.build().expect("job")).expect("json")
+    };
+    let routed = job(guestkit_job_spec::echo_job(json!("to b")).worker_id("place-b"));
+    let needs_gpu = job(guestkit_job_spec::echo_job(json!("gpu")).require_capability("gpu"));
+    // Both go to A's API; only B can run them.
+    for j in [&routed, &needs_gpu] {
+        let (status, answer) = post_answer(&agent, &a.base, j);
+        assert_eq!(status, 202, "{answer}");
+    }
+    for j in [&routed, &needs_gpu] {
+        let id = j["job_id"].as_str().expect("id");
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, view) = get(&agent, &format!("{}/api/v1/jobs/{id}", a.base));
+            if view["status"] == "completed" {
+                assert_eq!(view["worker_id"], "place-b", "{view}");
+                break;
+            }
+            assert!(Instant::now() < end, "{view}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(b.worker.result(id).is_some() && a.worker.result(id).is_none());
+    }
+    // Nobody in the fleet takes these: refused, naming the fleet.
+    for (j, field) in [
+        (
+            job(guestkit_job_spec::echo_job(json!("x")).worker_id("place-z")),
+            "routing.worker_id",
+        ),
+        (
+            job(guestkit_job_spec::echo_job(json!("x")).require_capability("tpu")),
+            "constraints.required_capabilities",
+        ),
+    ] {
+        let (status, answer) = post_answer(&agent, &a.base, &j);
+        assert_eq!(status, 400, "{answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(field) && message.contains("nor any of the 1 other live workers"),
+            "{answer}"
+        );
+    }
 }
