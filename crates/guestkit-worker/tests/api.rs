@@ -342,8 +342,8 @@ fn refusals_are_json_with_their_status() {
         "{v}"
     );
 
-    // Over the body limit (1 MiB by default).
-    let mut big = echo(json!({"filler": "x".repeat(2 << 20)}));
+    // A 10 MB body, over the body limit (1 MiB by default).
+    let mut big = echo(json!({"filler": "x".repeat(10 << 20)}));
     big["job_id"] = json!("job-too-big");
     let a = api.post(&big);
     let v = a.assert_error(413, "payload_too_large");
