@@ -207,15 +207,30 @@ pub(super) async fn claim_next(
          )
          SELECT * FROM claimed"
     );
-    let row = sqlx::query(&sql)
-        .bind(worker_id)
-        .bind(op.now)
-        .bind(&filter.pool)
-        .bind(&caps)
-        .bind(lease)
-        .fetch_optional(pool)
+    let mut tx = begin(pool, op).await?;
+    let row = async {
+        // Claim order is the jobs_queue index's order. On a table that
+        // just grew (statistics not yet gathered) the planner may instead
+        // sort every queued job per claim: a cost that grows with the queue.
+        sqlx::query(
+            "SELECT set_config('enable_sort', 'off', true),
+                    set_config('enable_bitmapscan', 'off', true)",
+        )
+        .execute(&mut *tx)
         .await
         .map_err(|e| op.db(e))?;
+        sqlx::query(&sql)
+            .bind(worker_id)
+            .bind(op.now)
+            .bind(&filter.pool)
+            .bind(&caps)
+            .bind(lease)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| op.db(e))
+    }
+    .await;
+    let row = end(tx, op, row).await?;
     let Some(row) = row else {
         return Ok(None);
     };
