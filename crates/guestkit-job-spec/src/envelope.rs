@@ -110,9 +110,11 @@ pub struct ExecutionPolicy {
     pub idempotency_key: Option<String>,
     /// This attempt's number, from 1.
     #[serde(default = "default_attempts")]
+    #[schemars(range(min = 1))]
     pub attempt: u32,
     /// Attempts allowed in all, at least 1.
     #[serde(default = "default_attempts")]
+    #[schemars(range(min = 1))]
     pub max_attempts: u32,
     /// Time allowed for one attempt, in seconds, at least 1.
     #[serde(default = "default_timeout")]

@@ -55,6 +55,7 @@ impl fmt::Display for ImageFormat {
 pub struct ImageSpec {
     /// Path of the image as the worker sees it (the worker confines it to
     /// its allowed image roots).
+    #[schemars(length(min = 1))]
     pub path: String,
     /// Container format; detected from the content when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -138,6 +138,7 @@ pub struct ProfilePayload {
     pub image: ImageSpec,
     /// Profiles to run (all five when absent; never empty).
     #[serde(default = "all_profiles")]
+    #[schemars(length(min = 1))]
     pub profiles: Vec<ProfileKind>,
     /// Threshold and failure policy.
     #[serde(default)]

@@ -77,4 +77,17 @@ fn schema_describes_the_envelope_and_payloads() {
         schema["$defs"]["ExecutionPolicy"]["properties"]["priority"]["maximum"],
         10
     );
+    // The lower bounds the validator enforces are in the schema too.
+    let execution = &schema["$defs"]["ExecutionPolicy"]["properties"];
+    for field in ["attempt", "max_attempts", "timeout_seconds"] {
+        assert_eq!(execution[field]["minimum"], 1, "{field}");
+    }
+    assert_eq!(
+        schema["$defs"]["ImageSpec"]["properties"]["path"]["minLength"],
+        1
+    );
+    assert_eq!(
+        schema["$defs"]["ProfilePayload"]["properties"]["profiles"]["minItems"],
+        1
+    );
 }

@@ -164,14 +164,16 @@ async fn run(config: WorkerConfig) -> Result<()> {
         "worker started"
     );
     let api_task = api.map(|api| tokio::spawn(api.serve(stop_rx.clone())));
-    let metrics_task = metrics_listener.map(|listener| {
-        tokio::spawn(guestkit_worker::metrics::serve(
-            listener,
+    let metrics_task = match metrics_listener {
+        Some(listener) => Some(guestkit_worker::metrics::serve_on_own_thread(
+            listener.into_std().context("metrics endpoint")?,
             metrics.clone(),
             store.clone(),
             stop_rx.clone(),
-        ))
-    });
+            tokio::runtime::Handle::current(),
+        )),
+        None => None,
+    };
     let transport_task =
         tokio::spawn(transport.run(executor.subscribe(), claiming_rx.clone(), stop_rx));
     let executor_task = tokio::spawn(executor.clone().run(claiming_rx, config.grace));

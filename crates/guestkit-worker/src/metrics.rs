@@ -19,6 +19,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::store::JobStore;
@@ -327,8 +328,9 @@ impl Metrics {
 
     /// The exposition text, with the queue depth and process figures
     /// sampled now (the queue depth as [`QueueDepth::refresh`] allows).
-    pub async fn render(&self, store: Arc<dyn JobStore>) -> String {
-        self.queue_depth.refresh(store).await;
+    /// The count runs on `jobs`, the runtime the store belongs to.
+    pub async fn render(&self, store: Arc<dyn JobStore>, jobs: &Handle) -> String {
+        self.queue_depth.refresh(store, jobs).await;
         self.sample_process();
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
@@ -359,7 +361,7 @@ impl QueueDepth {
         }
     }
 
-    async fn refresh(&self, store: Arc<dyn JobStore>) {
+    async fn refresh(&self, store: Arc<dyn JobStore>, jobs: &Handle) {
         let mut counted = self.counted.subscribe();
         if !self.counting.swap(true, Ordering::AcqRel) {
             let (gauge, counting, done) = (
@@ -367,7 +369,7 @@ impl QueueDepth {
                 Arc::clone(&self.counting),
                 Arc::clone(&self.counted),
             );
-            tokio::spawn(async move {
+            jobs.spawn(async move {
                 match store.queue_depth().await {
                     Ok(depth) => {
                         gauge.set(i64::try_from(depth).unwrap_or(i64::MAX));
@@ -386,10 +388,12 @@ impl QueueDepth {
 struct MetricsState {
     metrics: Arc<Metrics>,
     store: Arc<dyn JobStore>,
+    /// The runtime of the jobs and the store.
+    jobs: Handle,
 }
 
 async fn metrics_page(State(s): State<MetricsState>) -> impl IntoResponse {
-    let body = s.metrics.render(Arc::clone(&s.store)).await;
+    let body = s.metrics.render(Arc::clone(&s.store), &s.jobs).await;
     (
         [(
             CONTENT_TYPE,
@@ -403,17 +407,57 @@ async fn health() -> impl IntoResponse {
     ([(CONTENT_TYPE, "application/json")], "{\"status\":\"ok\"}")
 }
 
-/// Serves `/metrics` and `/health` on `listener` until `stop` turns true.
-pub async fn serve(
+/// Serves `/metrics` and `/health` on `listener` until `stop` turns true,
+/// on a thread and runtime of its own: a scrape is answered at once even
+/// while running jobs keep every thread of the job runtime busy. The store
+/// is asked (for the queue depth) on `jobs`, its own runtime. The answer
+/// comes when the endpoint has stopped.
+pub fn serve_on_own_thread(
+    listener: std::net::TcpListener,
+    metrics: Arc<Metrics>,
+    store: Arc<dyn JobStore>,
+    stop: watch::Receiver<bool>,
+    jobs: Handle,
+) -> tokio::sync::oneshot::Receiver<std::io::Result<()>> {
+    let (done, answer) = tokio::sync::oneshot::channel();
+    let run = move || {
+        let served = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .and_then(|rt| {
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener)?;
+                    serve(listener, metrics, store, stop, jobs).await
+                })
+            });
+        let _ = done.send(served);
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("metrics".into())
+        .spawn(run)
+    {
+        let (failed, answer) = tokio::sync::oneshot::channel();
+        let _ = failed.send(Err(e));
+        return answer;
+    }
+    answer
+}
+
+async fn serve(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
     store: Arc<dyn JobStore>,
     mut stop: watch::Receiver<bool>,
+    jobs: Handle,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/metrics", get(metrics_page))
         .route("/health", get(health))
-        .with_state(MetricsState { metrics, store });
+        .with_state(MetricsState {
+            metrics,
+            store,
+            jobs,
+        });
     tracing::info!(addr = %listener.local_addr()?, "metrics endpoint listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

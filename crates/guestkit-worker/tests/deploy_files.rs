@@ -59,7 +59,10 @@ fn exported() -> Exported {
         .enable_all()
         .build()
         .expect("runtime")
-        .block_on(metrics.render(std::sync::Arc::new(store)));
+        .block_on(async {
+            let jobs = tokio::runtime::Handle::current();
+            metrics.render(std::sync::Arc::new(store), &jobs).await
+        });
 
     let mut families = BTreeMap::new();
     let mut samples = BTreeMap::new();

@@ -653,3 +653,72 @@ where
     }
     out
 }
+
+/// The server's certificate on a Debian PostgreSQL (`ssl = on` by default):
+/// self-signed, for `localhost`.
+const SNAKEOIL_CERT: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+
+#[tokio::test]
+async fn postgres_speaks_tls_when_the_url_asks_and_verifies_the_server() {
+    let Some(pg) = common::PgSchema::new("store_queries::postgres_tls") else {
+        return;
+    };
+    if !std::path::Path::new(SNAKEOIL_CERT).exists() {
+        eprintln!("SKIP (no {SNAKEOIL_CERT}): store_queries::postgres_tls");
+        return;
+    }
+    let sep = if pg.url.contains('?') { '&' } else { '?' };
+    let host = pg.url.replacen("127.0.0.1", "localhost", 1);
+    let ssl_of = |store: &guestkit_worker::store::PgStore| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    // Asked not to, the store speaks plain text.
+    let plain = PgStoreOptions::new(format!("{host}{sep}sslmode=disable"))
+        .schema(&pg.schema)
+        .connect()
+        .await
+        .unwrap();
+    assert!(!ssl_of(&plain).await);
+    let verified = format!("{host}{sep}sslmode=verify-full&sslrootcert={SNAKEOIL_CERT}");
+    let store = PgStoreOptions::new(&verified)
+        .schema(&pg.schema)
+        .connect()
+        .await;
+    let store = match store {
+        Ok(store) => store,
+        // A server without TLS says so; anything else is a failure.
+        Err(e) if e.to_string().contains("does not support TLS") => {
+            eprintln!("SKIP (server without TLS: {e}): store_queries::postgres_tls");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    assert!(ssl_of(&store).await, "the connection is not encrypted");
+    store.submit(job("over-tls", 5, 1)).await.unwrap();
+    assert_eq!(store.queue_depth().await.unwrap(), 1);
+
+    // A certificate that does not vouch for the server: refused, and the
+    // error names the store without its password.
+    let wrong_root = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(wrong_root.path(), include_str!("fixtures/other-ca.pem")).unwrap();
+    let refused = format!(
+        "{host}{sep}sslmode=verify-full&sslrootcert={}",
+        wrong_root.path().display()
+    );
+    let err = PgStoreOptions::new(&refused)
+        .schema(&pg.schema)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("postgres://"), "{text}");
+}
