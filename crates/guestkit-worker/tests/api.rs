@@ -519,7 +519,7 @@ fn read_events(api: &Api, id: &str, token: &str) -> (Vec<(String, Value)>, Durat
 #[test]
 fn events_stream_progress_and_status_then_end() {
     let api = Api::start(&[]);
-    let job = echo(json!({"delay_ms": 800}));
+    let job = echo(json!({"delay_ms": 1_500}));
     let id = job["job_id"].as_str().expect("id").to_string();
     assert_eq!(api.post(&job).status, 202);
     let (events, took) = read_events(&api, &id, READ);
@@ -552,6 +552,33 @@ fn events_stream_progress_and_status_then_end() {
     let (events, _) = read_events(&api, &id, READ);
     assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!(events[1].1["status"], "completed");
+}
+
+/// A stream opened on a job that is running and has reported progress
+/// starts with its status, then that progress, and ends with its final
+/// status.
+#[test]
+fn a_stream_opened_mid_job_starts_with_its_status() {
+    let api = Api::start(&[]);
+    let job = echo(json!({"delay_ms": 1_500}));
+    let id = job["job_id"].as_str().expect("id").to_string();
+    assert_eq!(api.post(&job).status, 202);
+    api.wait_job(&id, "the job to run and report", |j| {
+        j["status"] == "running" && !j["progress"].is_null()
+    });
+    let (events, _) = read_events(&api, &id, READ);
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds.get(..2),
+        Some(&["status", "progress"][..]),
+        "{events:?}"
+    );
+    assert_eq!(events[0].1["status"], "running");
+    let (last_kind, last) = events.last().expect("events");
+    assert_eq!(
+        (last_kind.as_str(), &last["status"]),
+        ("status", &json!("completed"))
+    );
 }
 
 /// Cancelling: a queued job at once (with its result), a running one

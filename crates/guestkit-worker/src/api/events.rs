@@ -21,6 +21,7 @@ use super::model::{EventKind, EventStreamItem, ProgressEvent, StatusEvent};
 use super::ApiState;
 use crate::executor::Finished;
 use crate::status::JobStatus;
+use crate::store::JobRecord;
 
 /// How often the store is looked at.
 const POLL: Duration = Duration::from_millis(200);
@@ -102,6 +103,13 @@ impl Watch {
                 return;
             }
         };
+        // A stream on a job still going opens with its status, then the
+        // progress made so far; after that, new progress comes before a
+        // change of status, and the terminal status is always the last event.
+        let opening = self.sent_status.is_none() && !job.status.is_terminal();
+        if opening {
+            self.push_status(&job);
+        }
         let new: Vec<_> = progress.iter().skip(self.sent_progress).cloned().collect();
         self.sent_progress = progress.len();
         for p in new {
@@ -115,22 +123,26 @@ impl Watch {
             };
             self.push(EventKind::Progress, &event);
         }
-        if self.sent_status != Some((job.status, job.attempt)) {
-            self.sent_status = Some((job.status, job.attempt));
-            let event = StatusEvent {
-                job_id: self.job_id.clone(),
-                status: job.status,
-                attempt: job.attempt,
-                worker_id: job.worker_id.clone(),
-                terminal: job.status.is_terminal(),
-                error_code: job.error_code.clone(),
-                at: job.updated_at,
-            };
-            self.push(EventKind::Status, &event);
+        if !opening && self.sent_status != Some((job.status, job.attempt)) {
+            self.push_status(&job);
         }
         if job.status.is_terminal() {
             self.done = true;
         }
+    }
+
+    fn push_status(&mut self, job: &JobRecord) {
+        self.sent_status = Some((job.status, job.attempt));
+        let event = StatusEvent {
+            job_id: self.job_id.clone(),
+            status: job.status,
+            attempt: job.attempt,
+            worker_id: job.worker_id.clone(),
+            terminal: job.status.is_terminal(),
+            error_code: job.error_code.clone(),
+            at: job.updated_at,
+        };
+        self.push(EventKind::Status, &event);
     }
 }
 
