@@ -468,12 +468,7 @@ impl Executor {
                     && job.attempt < job.max_attempts;
                 if retryable {
                     let wait = self.backoff(job.attempt);
-                    let now = Utc::now();
-                    let not_before = chrono::Duration::from_std(wait)
-                        .ok()
-                        .and_then(|d| now.checked_add_signed(d))
-                        .unwrap_or(now);
-                    match self.store.retry(&job.job_id, job.attempt, not_before).await {
+                    match self.store.retry(&job.job_id, job.attempt, wait).await {
                         Ok(RetryOutcome::Requeued { attempt }) => {
                             tracing::warn!(error = %failure.error.message, next_attempt = attempt, backoff_ms = wait.as_millis() as u64, "recoverable failure; retrying");
                             self.wake.notify_one();

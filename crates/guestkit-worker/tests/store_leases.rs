@@ -174,7 +174,7 @@ async fn an_expired_lease_is_reclaimed_and_the_old_workers_late_writes_are_stale
         Err(StoreError::StaleAttempt { .. })
     ));
     assert!(matches!(
-        store.retry("j", 1, clock.now()).await,
+        store.retry("j", 1, Duration::ZERO).await,
         Err(StoreError::StaleAttempt { .. })
     ));
     assert_eq!(store.get("j").await.unwrap().unwrap(), before);
@@ -587,7 +587,7 @@ async fn leases_end_with_the_claim(b: Backend) {
         .finish("finished", 1, JobStatus::Completed, "{}", None, None)
         .await
         .unwrap();
-    store.retry("retried", 1, clock.now()).await.unwrap();
+    store.retry("retried", 1, Duration::ZERO).await.unwrap();
     let report = store.recover_after_crash(Some("w")).await.unwrap();
     assert_eq!(report.requeued, vec![("recovered".to_string(), 2)]);
     for id in ["released", "finished", "retried", "recovered"] {

@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::{job, Backend, ManualClock};
 use guestkit_job_spec::ErrorCode;
@@ -321,7 +322,7 @@ async fn writes_from_an_older_attempt_are_fenced_off(b: Backend) {
         .await
         .unwrap();
     // The job is retried and picked up again by another worker.
-    let outcome = store.retry("j", 1, clock.now()).await.unwrap();
+    let outcome = store.retry("j", 1, Duration::ZERO).await.unwrap();
     assert_eq!(outcome, RetryOutcome::Requeued { attempt: 2 });
     let second = store
         .claim_next("new", &any_worker())
@@ -349,7 +350,7 @@ async fn writes_from_an_older_attempt_are_fenced_off(b: Backend) {
             .record_progress("j", 1, "inspect", 50, None)
             .await
             .unwrap_err(),
-        store.retry("j", 1, clock.now()).await.unwrap_err(),
+        store.retry("j", 1, Duration::ZERO).await.unwrap_err(),
     ];
     for err in stale {
         assert!(
@@ -386,9 +387,10 @@ async fn retry_waits_for_not_before_and_fails_when_attempts_run_out(b: Backend) 
         .transition("j", 1, JobStatus::Running, None)
         .await
         .unwrap();
+    // The backoff counts on the store's clock: 30 s from 100 s.
     let later = common::ms(130_000);
     assert_eq!(
-        store.retry("j", 1, later).await.unwrap(),
+        store.retry("j", 1, Duration::from_secs(30)).await.unwrap(),
         RetryOutcome::Requeued { attempt: 2 }
     );
     let record = store.get("j").await.unwrap().unwrap();
@@ -423,7 +425,7 @@ async fn retry_waits_for_not_before_and_fails_when_attempts_run_out(b: Backend) 
         .await
         .unwrap();
     assert_eq!(
-        store.retry("j", 2, clock.now()).await.unwrap(),
+        store.retry("j", 2, Duration::ZERO).await.unwrap(),
         RetryOutcome::Exhausted
     );
     let record = store.get("j").await.unwrap().unwrap();
@@ -437,7 +439,7 @@ async fn retry_waits_for_not_before_and_fails_when_attempts_run_out(b: Backend) 
     assert!(record.detail.unwrap().contains("attempt 2 of 2"));
     // Retrying a job that is not running is illegal.
     assert!(matches!(
-        store.retry("j", 2, clock.now()).await,
+        store.retry("j", 2, Duration::ZERO).await,
         Err(StoreError::IllegalTransition {
             from: JobStatus::Failed,
             to: JobStatus::Queued,

@@ -607,14 +607,15 @@ pub trait JobStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Puts a running job back in the queue as attempt + 1, not to be claimed
-    /// before `not_before` (backoff); fails it with error code
+    /// for `backoff`, counted on the store's clock (the one claims are judged
+    /// by, whatever the clock of the worker asking); fails it with error code
     /// `attempts_exhausted` ([`ErrorCode::AttemptsExhausted`]) when attempt + 1
     /// would exceed `max_attempts`.
     async fn retry(
         &self,
         job_id: &str,
         attempt: u32,
-        not_before: DateTime<Utc>,
+        backoff: Duration,
     ) -> Result<RetryOutcome, StoreError>;
 
     /// Records a progress report (percent 0-100) of an assigned or running job.

@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::PgPool;
 
@@ -264,14 +263,9 @@ impl JobStore for PgStore {
         writes::transition(self.pool_ref(), &op, job_id, attempt, to, detail).await
     }
 
-    async fn retry(
-        &self,
-        job_id: &str,
-        attempt: u32,
-        not_before: DateTime<Utc>,
-    ) -> R<RetryOutcome> {
+    async fn retry(&self, job_id: &str, attempt: u32, backoff: Duration) -> R<RetryOutcome> {
         let op = self.op(format!("retry job {job_id:?} after attempt {attempt}"));
-        writes::retry(self.pool_ref(), &op, job_id, attempt, not_before).await
+        writes::retry(self.pool_ref(), &op, job_id, attempt, backoff).await
     }
 
     async fn record_progress(

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rusqlite::Connection;
 
 use self::checksums::{cached_checksum, store_checksum};
@@ -162,16 +162,11 @@ impl JobStore for SqliteStore {
         .await
     }
 
-    async fn retry(
-        &self,
-        job_id: &str,
-        attempt: u32,
-        not_before: DateTime<Utc>,
-    ) -> R<RetryOutcome> {
+    async fn retry(&self, job_id: &str, attempt: u32, backoff: Duration) -> R<RetryOutcome> {
         let id = job_id.to_owned();
         let what = format!("retry job {job_id:?} after attempt {attempt}");
         self.run(what, move |conn, env| {
-            retry(conn, env, &id, attempt, not_before)
+            retry(conn, env, &id, attempt, backoff)
         })
         .await
     }

@@ -309,9 +309,10 @@ pub(super) async fn retry(
     op: &Op<'_>,
     job_id: &str,
     attempt: u32,
-    not_before: DateTime<Utc>,
+    backoff: Duration,
 ) -> R<RetryOutcome> {
-    let not_before = time_in(job_id, "not_before", not_before)?;
+    let backoff = chrono::Duration::from_std(backoff)
+        .map_err(|_| invalid(job_id, "backoff", format!("{backoff:?} is too long")))?;
     let mut tx = begin(pool, op).await?;
     let out: R<RetryOutcome> = async {
         let state = lock_state(&mut tx, op, job_id).await?;
@@ -324,6 +325,13 @@ pub(super) async fn retry(
             });
         }
         let now = op.now(&mut tx).await?;
+        let not_before = now.checked_add_signed(backoff).ok_or_else(|| {
+            invalid(
+                job_id,
+                "backoff",
+                format!("{backoff} from {now} is out of range"),
+            )
+        })?;
         let outcome =
             requeue_or_fail(&mut tx, op, now, job_id, &state, Some(not_before), "retry").await?;
         Ok(outcome)

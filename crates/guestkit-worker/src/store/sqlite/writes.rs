@@ -2,7 +2,6 @@
 //! progress, finishing and crash recovery. Each is one `BEGIN IMMEDIATE`
 //! transaction.
 
-use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::rows::{self, status_col, to_ms, u32_col, Env};
@@ -267,8 +266,11 @@ pub(super) fn retry(
     env: &Env<'_>,
     job_id: &str,
     attempt: u32,
-    not_before: DateTime<Utc>,
+    backoff: std::time::Duration,
 ) -> R<RetryOutcome> {
+    let backoff = i64::try_from(backoff.as_millis())
+        .map_err(|_| invalid(job_id, "backoff", format!("{backoff:?} is too long")))?;
+    let not_before = env.now_ms().saturating_add(backoff);
     let tx = write_tx(conn, env)?;
     let state = load_state(&tx, env, job_id)?;
     fence(job_id, attempt, &state)?;
@@ -279,7 +281,7 @@ pub(super) fn retry(
             to: JobStatus::Queued,
         });
     }
-    let outcome = requeue_or_fail(&tx, env, job_id, &state, Some(to_ms(not_before)), "retry")?;
+    let outcome = requeue_or_fail(&tx, env, job_id, &state, Some(not_before), "retry")?;
     commit(tx, env)?;
     Ok(outcome)
 }
