@@ -236,10 +236,31 @@ fn wait_for_sample(port: u16, series: &str, want: f64) -> Option<f64> {
     }
 }
 
+/// Sends `DELETE path` to the API with a bearer token; the status code.
+fn delete(port: u16, path: &str, token: &str) -> u16 {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        s,
+        "DELETE {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {out:?}"))
+}
+
 #[test]
 fn queue_depth_follows_the_waiting_jobs() {
+    const TOKEN: &str = "submit-token-0123456789abcdef";
     let port = free_port();
+    let api_port = free_port();
     let addr = format!("127.0.0.1:{port}");
+    let api_addr = format!("127.0.0.1:{api_port}");
+    let tokens = format!("submit:{TOKEN}");
     let w = Worker::start(&[
         "--metrics-enabled",
         "true",
@@ -247,10 +268,21 @@ fn queue_depth_follows_the_waiting_jobs() {
         &addr,
         "--max-concurrent",
         "1",
+        "--api-enabled",
+        "--api-addr",
+        &api_addr,
+        "--api-token-list",
+        &tokens,
     ]);
-    // One slot: while the blocker runs, the other three wait in the queue.
-    let blocker = echo_job(json!({"delay_ms": 3_000})).build().expect("job");
+    // One slot, held by a blocker that runs until it is cancelled: however
+    // slow the machine, the other three wait in the queue meanwhile.
+    let blocker = echo_job(json!({"delay_ms": 600_000})).build().expect("job");
     w.drop_job(&blocker);
+    assert_eq!(
+        wait_for_sample(port, "guestkit_worker_active_jobs", 1.0),
+        Some(1.0),
+        "the blocker runs"
+    );
     let waiting: Vec<_> = (0..3)
         .map(|i| echo_job(json!({"i": i})).build().expect("job"))
         .collect();
@@ -262,8 +294,14 @@ fn queue_depth_follows_the_waiting_jobs() {
         Some(3.0),
         "three jobs wait behind the blocker"
     );
+    assert_eq!(
+        delete(api_port, &format!("/api/v1/jobs/{}", blocker.job_id), TOKEN),
+        200,
+        "the blocker is cancelled"
+    );
     for job in &waiting {
-        w.wait_result(&job.job_id, Duration::from_secs(60));
+        let result = w.wait_result(&job.job_id, Duration::from_secs(60));
+        assert_eq!(result.status, JobStatus::Completed);
     }
     assert_eq!(
         wait_for_sample(port, "guestkit_worker_queue_depth", 0.0),
