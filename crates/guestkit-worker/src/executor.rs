@@ -234,7 +234,10 @@ impl Executor {
                     // The job's own trace id (observability.trace_id) is on
                     // its span, so every line of the job carries it, and an
                     // exported span joins that trace.
-                    let trace = JobTrace::from_document(&job.document_json);
+                    // Read once here; a document that cannot be read fails
+                    // the job inside `run_job`.
+                    let doc = serde_json::from_str::<JobDocument>(&job.document_json);
+                    let trace = doc.as_ref().map(JobTrace::of).unwrap_or_default();
                     let span = tracing::info_span!(
                         "job",
                         job_id = %job.job_id,
@@ -252,7 +255,7 @@ impl Executor {
                             let clock = Instant::now();
                             me.metrics.job_started();
                             let job_id = job.job_id.clone();
-                            let run = me.clone().run_job(job).await;
+                            let run = me.clone().run_job(job, doc).await;
                             me.release(&job_id);
                             me.metrics.job_ended(
                                 &operation,
@@ -350,8 +353,12 @@ impl Executor {
             .min(MAX_BACKOFF)
     }
 
-    /// Runs one claimed job to its end.
-    async fn run_job(self: Arc<Self>, job: ClaimedJob) -> RunReport {
+    /// Runs one claimed job, whose stored document read as `doc`, to its end.
+    async fn run_job(
+        self: Arc<Self>,
+        job: ClaimedJob,
+        doc: Result<JobDocument, serde_json::Error>,
+    ) -> RunReport {
         let started_at = Utc::now();
         let clock = Instant::now();
         let mut report = RunReport {
@@ -359,7 +366,7 @@ impl Executor {
             handler: None,
             io: Arc::new(guestkit_disk::IoStats::default()),
         };
-        let doc: JobDocument = match serde_json::from_str(&job.document_json) {
+        let doc = match doc {
             Ok(d) => d,
             Err(e) => {
                 let error = JobError::new(

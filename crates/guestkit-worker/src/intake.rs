@@ -85,6 +85,8 @@ pub struct Intake {
     registry: Arc<Registry>,
     policy: Arc<Policy>,
     worker: WorkerIdentity,
+    /// This worker's claim capabilities, computed once for placement.
+    offered: BTreeSet<String>,
     wake: Arc<Notify>,
 }
 
@@ -121,6 +123,7 @@ impl Intake {
             store: GroupCommit::start(store),
             registry,
             policy,
+            offered: worker.claim_filter().capabilities,
             worker,
             wake,
         }
@@ -221,11 +224,10 @@ impl Intake {
     /// another live worker of the registry can (it will claim it).
     async fn check_placement(&self, doc: &JobDocument) -> Result<(), Rejection> {
         let w = &self.worker;
-        let caps = w.claim_filter().capabilities;
         let me = Offer {
             id: &w.id,
             pool: w.pool.as_deref(),
-            capabilities: &caps,
+            capabilities: &self.offered,
             version: w.version,
         };
         let Some((field, why)) = placement::unmet(doc, &me) else {

@@ -8,11 +8,12 @@
 #[cfg(feature = "otlp")]
 mod otlp;
 
-use serde::Deserialize;
 use thiserror::Error;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
+
+use guestkit_job_spec::JobDocument;
 
 use crate::config::{LogFormat, OtlpSettings};
 
@@ -111,29 +112,15 @@ pub struct JobTrace {
 }
 
 impl JobTrace {
-    /// Reads `observability` from a job document's JSON text, ignoring
-    /// everything else; a document without one (or unreadable) has none.
-    pub fn from_document(json: &str) -> JobTrace {
-        #[derive(Deserialize)]
-        struct Doc {
-            #[serde(default)]
-            observability: Option<Obs>,
-        }
-        #[derive(Deserialize)]
-        struct Obs {
-            #[serde(default)]
-            trace_id: Option<String>,
-            #[serde(default)]
-            span_id: Option<String>,
-        }
-        match serde_json::from_str::<Doc>(json) {
-            Ok(Doc {
-                observability: Some(o),
-            }) => JobTrace {
-                trace_id: o.trace_id.filter(|t| !t.is_empty()),
-                span_id: o.span_id.filter(|s| !s.is_empty()),
+    /// The trace of a job document (empty ids count as none).
+    pub fn of(doc: &JobDocument) -> JobTrace {
+        let nonempty = |id: &Option<String>| id.clone().filter(|t| !t.is_empty());
+        match &doc.observability {
+            Some(o) => JobTrace {
+                trace_id: nonempty(&o.trace_id),
+                span_id: nonempty(&o.span_id),
             },
-            _ => JobTrace::default(),
+            None => JobTrace::default(),
         }
     }
 
@@ -151,24 +138,29 @@ impl JobTrace {
 #[cfg(test)]
 mod tests {
     use super::JobTrace;
+    use guestkit_job_spec::{echo_job, Observability};
+    use serde_json::json;
 
     #[test]
     fn the_trace_is_read_from_observability_only() {
-        let doc = r#"{"version":"1.0","payload":{"observability":{"trace_id":"no"}},
-                      "observability":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736",
-                                       "span_id":"00f067aa0ba902b7","other":1}}"#;
+        let mut doc = echo_job(json!({"observability": {"trace_id": "no"}}))
+            .trace_id("4bf92f3577b34da6a3ce929d0e0e4736")
+            .span_id("00f067aa0ba902b7")
+            .build()
+            .expect("job");
         assert_eq!(
-            JobTrace::from_document(doc),
+            JobTrace::of(&doc),
             JobTrace {
                 trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
                 span_id: Some("00f067aa0ba902b7".into()),
             }
         );
-        assert_eq!(JobTrace::from_document("{}"), JobTrace::default());
-        assert_eq!(JobTrace::from_document("not json"), JobTrace::default());
-        assert_eq!(
-            JobTrace::from_document(r#"{"observability":{"trace_id":""}}"#),
-            JobTrace::default()
-        );
+        doc.observability = None;
+        assert_eq!(JobTrace::of(&doc), JobTrace::default());
+        doc.observability = Some(Observability {
+            trace_id: Some(String::new()),
+            ..Observability::default()
+        });
+        assert_eq!(JobTrace::of(&doc), JobTrace::default());
     }
 }

@@ -39,15 +39,11 @@ fn node(id: &str, store: &str, tokens: &std::path::Path, extra: &[&str]) -> Node
     ];
     flags.extend_from_slice(extra);
     let worker = Worker::start(&flags);
-    let end = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < end,
-            "API of {id} did not come up:\n{}",
-            worker.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .map(drop)
+            .map_err(|e| format!("API of {id} did not come up ({e}):\n{}", worker.log()))
+    });
     Node {
         worker,
         base: format!("http://{addr}"),
@@ -73,14 +69,44 @@ fn get(agent: &ureq::Agent, url: &str) -> (u16, Value) {
 }
 
 fn post(agent: &ureq::Agent, base: &str, job: &Value) -> u16 {
+    post_answer(agent, base, job).0
+}
+
+/// POSTs a job: the status and the JSON answer.
+fn post_answer(agent: &ureq::Agent, base: &str, job: &Value) -> (u16, Value) {
     let mut r = agent
         .post(&format!("{base}/api/v1/jobs"))
         .header("Authorization", format!("Bearer {TOKEN}"))
         .header("Content-Type", "application/json")
         .send(job.to_string().as_str())
         .expect("POST");
-    let _ = r.body_mut().read_to_string();
-    r.status().as_u16()
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string().expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Polls `probe` every 20 ms until it gives `Ok`; past `within`, fails
+/// with the last `Err` (what was seen instead).
+fn wait_until<T>(within: Duration, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let end = Instant::now() + within;
+    loop {
+        match probe() {
+            Ok(done) => return done,
+            Err(seen) => assert!(Instant::now() < end, "gave up waiting: {seen}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until job `id` runs; the id of the worker running it.
+fn running_on(agent: &ureq::Agent, base: &str, id: &str) -> String {
+    wait_until(Duration::from_secs(30), || {
+        let (_, j) = get(agent, &format!("{base}/api/v1/jobs/{id}"));
+        match (&j["status"], j["worker_id"].as_str()) {
+            (status, Some(worker)) if status == "running" => Ok(worker.to_string()),
+            _ => Err(j.to_string()),
+        }
+    })
 }
 
 fn tokens_file(dir: &std::path::Path) -> std::path::PathBuf {
@@ -150,16 +176,9 @@ fn a_thousand_jobs_from_fifty_clients_on_two_workers_each_run_once() {
     let end = Instant::now() + Duration::from_secs(180);
     let mut ran_by: BTreeMap<String, usize> = BTreeMap::new();
     for id in &ids {
-        loop {
+        let job = wait_until(end.saturating_duration_since(Instant::now()), || {
             let (status, job) = get(&agent, &format!("{}/api/v1/jobs/{id}", a.base));
             assert_eq!(status, 200, "{job}");
-            if job["status"] == "completed" {
-                assert_eq!(job["attempt"], 1, "{job}");
-                *ran_by
-                    .entry(job["worker_id"].as_str().unwrap_or("?").to_string())
-                    .or_default() += 1;
-                break;
-            }
             assert!(
                 !matches!(
                     job["status"].as_str(),
@@ -167,9 +186,16 @@ fn a_thousand_jobs_from_fifty_clients_on_two_workers_each_run_once() {
                 ),
                 "{job}"
             );
-            assert!(Instant::now() < end, "{id} not done: {job}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            if job["status"] == "completed" {
+                Ok(job)
+            } else {
+                Err(format!("{id} not done: {job}"))
+            }
+        });
+        assert_eq!(job["attempt"], 1, "{job}");
+        *ran_by
+            .entry(job["worker_id"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
     }
     assert_eq!(ran_by.values().sum::<usize>(), 1000, "{ran_by:?}");
     assert_eq!(ran_by.len(), 2, "both workers ran jobs: {ran_by:?}");
@@ -205,16 +231,7 @@ fn a_worker_killed_mid_job_loses_it_to_the_other_after_its_lease() {
     let id = job["job_id"].as_str().expect("id").to_string();
     let agent = agent();
     assert_eq!(post(&agent, &a.base, &job), 202);
-    // Wait until one of them runs it.
-    let end = Instant::now() + Duration::from_secs(30);
-    let runner = loop {
-        let (_, j) = get(&agent, &format!("{}/api/v1/jobs/{id}", a.base));
-        if j["status"] == "running" {
-            break j["worker_id"].as_str().expect("worker").to_string();
-        }
-        assert!(Instant::now() < end, "{j}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let runner = running_on(&agent, &a.base, &id);
     let (victim, survivor) = if runner == "kill-a" {
         (&mut a, &b)
     } else {
@@ -223,19 +240,14 @@ fn a_worker_killed_mid_job_loses_it_to_the_other_after_its_lease() {
     victim.worker.signal("KILL");
     victim.worker.wait_exit(Duration::from_secs(10));
     let killed = Instant::now();
-    let end = Instant::now() + Duration::from_secs(60);
-    let done = loop {
+    let done = wait_until(Duration::from_secs(60), || {
         let (_, j) = get(&agent, &format!("{}/api/v1/jobs/{id}", survivor.base));
         if j["status"] == "completed" {
-            break j;
+            Ok(j)
+        } else {
+            Err(format!("not completed: {j}\n{}", survivor.worker.log()))
         }
-        assert!(
-            Instant::now() < end,
-            "not completed: {j}\n{}",
-            survivor.worker.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    });
     assert_eq!(done["attempt"], 2, "{done}");
     assert_ne!(done["worker_id"].as_str(), Some(runner.as_str()), "{done}");
     assert!(
@@ -266,15 +278,7 @@ fn a_job_running_on_one_worker_is_cancelled_through_the_other_workers_api() {
     let id = job["job_id"].as_str().expect("id").to_string();
     let agent = agent();
     assert_eq!(post(&agent, &a.base, &job), 202);
-    let end = Instant::now() + Duration::from_secs(30);
-    let runner = loop {
-        let (_, j) = get(&agent, &format!("{}/api/v1/jobs/{id}", a.base));
-        if j["status"] == "running" {
-            break j["worker_id"].as_str().expect("worker").to_string();
-        }
-        assert!(Instant::now() < end, "{j}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let runner = running_on(&agent, &a.base, &id);
     // Ask the worker that does not run it.
     let (runs, asked) = if runner == "cancel-a" {
         (&a, &b)
@@ -303,18 +307,6 @@ fn a_job_running_on_one_worker_is_cancelled_through_the_other_workers_api() {
     assert!(asked.worker.result(&id).is_none());
 }
 
-fn post_answer(agent: &ureq::Agent, base: &str, job: &Value) -> (u16, Value) {
-    let mut r = agent
-        .post(&format!("{base}/api/v1/jobs"))
-        .header("Authorization", format!("Bearer {TOKEN}"))
-        .header("Content-Type", "application/json")
-        .send(job.to_string().as_str())
-        .expect("POST");
-    let status = r.status().as_u16();
-    let text = r.body_mut().read_to_string().expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 #[test]
 fn a_job_for_another_worker_of_the_fleet_is_taken_in_and_runs_there() {
     let Some(schema) = PgSchema::create("fleet_placement") else {
@@ -326,17 +318,18 @@ fn a_job_for_another_worker_of_the_fleet_is_taken_in_and_runs_there() {
     let b = node("place-b", &schema.url(), &tokens, &["--capability", "gpu"]);
     let agent = agent();
     // B has registered once the registry, read through A, lists it.
-    let end = Instant::now() + Duration::from_secs(30);
-    while !get(&agent, &format!("{}/api/v1/workers", a.base)).1["workers"]
-        .as_array()
-        .is_some_and(|ws| {
+    wait_until(Duration::from_secs(30), || {
+        let (_, view) = get(&agent, &format!("{}/api/v1/workers", a.base));
+        let listed = view["workers"].as_array().is_some_and(|ws| {
             ws.iter()
                 .any(|w| w["id"] == "place-b" && w["alive"] == true)
-        })
-    {
-        assert!(Instant::now() < end, "place-b never registered");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        });
+        if listed {
+            Ok(())
+        } else {
+            Err(format!("place-b not registered: {view}"))
+        }
+    });
     let job = |build: guestkit_job_spec::JobBuilder| {
         serde_json::to_value(build.build().expect("job")).expect("json")
     };
@@ -349,16 +342,15 @@ fn a_job_for_another_worker_of_the_fleet_is_taken_in_and_runs_there() {
     }
     for j in [&routed, &needs_gpu] {
         let id = j["job_id"].as_str().expect("id");
-        let end = Instant::now() + Duration::from_secs(30);
-        loop {
+        let view = wait_until(Duration::from_secs(30), || {
             let (_, view) = get(&agent, &format!("{}/api/v1/jobs/{id}", a.base));
             if view["status"] == "completed" {
-                assert_eq!(view["worker_id"], "place-b", "{view}");
-                break;
+                Ok(view)
+            } else {
+                Err(view.to_string())
             }
-            assert!(Instant::now() < end, "{view}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        });
+        assert_eq!(view["worker_id"], "place-b", "{view}");
         assert!(b.worker.result(id).is_some() && a.worker.result(id).is_none());
     }
     // Nobody in the fleet takes these: refused, naming the fleet.

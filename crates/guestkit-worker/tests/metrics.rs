@@ -35,6 +35,19 @@ fn sample(text: &str, series: &str) -> f64 {
     try_sample(text, series).unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
 }
 
+/// Scrapes every 20 ms until `ready` accepts the page or `within` passes;
+/// the last page read.
+fn page_when(port: u16, within: Duration, ready: impl Fn(&str) -> bool) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let page = get(port, "/metrics");
+        if ready(&page) || start.elapsed() > within {
+            return page;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The metrics page once the four job ends are counted: a job's result
 /// file is written a moment before its end is counted, so a page read right
 /// after the last result may lag (bounded wait, then the page as it is).
@@ -44,24 +57,17 @@ fn page_after_the_jobs_ended(port: u16) -> String {
         ("guestkit.inspect", "failed", 1.0),
         ("system.echo", "completed", 1.0),
     ];
-    let start = std::time::Instant::now();
-    loop {
-        let page = get(port, "/metrics");
-        let counted = ends.iter().all(|(op, status, n)| {
+    page_when(port, Duration::from_secs(10), |page| {
+        ends.iter().all(|(op, status, n)| {
             let series =
                 format!("guestkit_worker_jobs_total{{operation=\"{op}\",status=\"{status}\"}}");
-            try_sample(&page, &series) == Some(*n)
+            try_sample(page, &series) == Some(*n)
         }) && try_sample(
-            &page,
+            page,
             "guestkit_handler_duration_seconds_count{handler=\"guestkit.inspect\"}",
         ) == Some(2.0)
-            && try_sample(&page, "guestkit_worker_active_jobs") == Some(0.0);
-
-        if counted || start.elapsed() > Duration::from_secs(10) {
-            return page;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+            && try_sample(page, "guestkit_worker_active_jobs") == Some(0.0)
+    })
 }
 
 #[test]
@@ -226,14 +232,10 @@ fn every_metric_is_exported_once_and_moves() {
 
 /// Scrapes until `series` reads `want` (bounded wait); the last value seen.
 fn wait_for_sample(port: u16, series: &str, want: f64) -> Option<f64> {
-    let start = std::time::Instant::now();
-    loop {
-        let seen = try_sample(&get(port, "/metrics"), series);
-        if seen == Some(want) || start.elapsed() > Duration::from_secs(20) {
-            return seen;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let page = page_when(port, Duration::from_secs(20), |page| {
+        try_sample(page, series) == Some(want)
+    });
+    try_sample(&page, series)
 }
 
 /// Sends `DELETE path` to the API with a bearer token; the status code.

@@ -31,6 +31,8 @@ struct Pending {
 /// writer task ends when the last clone is dropped.
 #[derive(Clone)]
 pub struct GroupCommit {
+    /// The store's name, for errors of the writer itself.
+    store: Arc<str>,
     queue: mpsc::Sender<Pending>,
     written: Arc<Written>,
 }
@@ -64,8 +66,13 @@ impl GroupCommit {
     pub fn start(store: Arc<dyn JobStore>) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
         let written = Arc::new(Written::default());
+        let name = Arc::from(store.name());
         tokio::spawn(write_batches(store, rx, Arc::clone(&written)));
-        GroupCommit { queue, written }
+        GroupCommit {
+            store: name,
+            queue,
+            written,
+        }
     }
 
     /// Store transactions started and submissions answered so far: how
@@ -82,7 +89,7 @@ impl GroupCommit {
     pub async fn submit(&self, job: NewJob) -> Result<Submitted, StoreError> {
         let job_id = job.job_id.clone();
         let gone = || StoreError::Task {
-            store: "job store".to_owned(),
+            store: self.store.to_string(),
             what: format!("submit job {job_id:?}"),
             detail: "the group-commit writer has stopped".to_owned(),
         };
@@ -127,7 +134,7 @@ async fn write_batches(
             Ok(answers) => {
                 for (reply, job) in replies.into_iter().zip(jobs) {
                     let _ = reply.send(Err(StoreError::Task {
-                        store: "job store".to_owned(),
+                        store: store.name().to_owned(),
                         what: format!("submit job {:?}", job.job_id),
                         detail: format!(
                             "the store gave {} answers for a batch of {count} jobs",

@@ -559,6 +559,10 @@ impl WorkerRecord {
 /// The job store. Object-safe: use it as `Arc<dyn JobStore>`.
 #[async_trait]
 pub trait JobStore: Send + Sync {
+    /// The store as errors name it: the database file, or the connection
+    /// string without its password.
+    fn name(&self) -> &str;
+
     /// Stores a new job as [`JobStatus::Queued`], attempt 1, unless its
     /// idempotency key was used before or its id exists
     /// ([`Submitted::Duplicate`]). Priority must be 1-10, `max_attempts` at

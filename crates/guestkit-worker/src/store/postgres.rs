@@ -239,6 +239,10 @@ impl PgStore {
 
 #[async_trait]
 impl JobStore for PgStore {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
     async fn submit_batch(&self, jobs: Vec<NewJob>) -> R<Vec<Submitted>> {
         let op = self.op(match jobs.as_slice() {
             [job] => format!("submit job {:?}", job.job_id),

@@ -21,6 +21,22 @@ pub(super) fn check_json(job_id: &str, field: &'static str, text: &str) -> Resul
         .map_err(|e| invalid(job_id, field, format!("not valid JSON: {e}")))
 }
 
+/// Checks a `finish` before it touches the database: the status must end
+/// the job and the result must be JSON.
+pub(super) fn check_finish(
+    job_id: &str,
+    status: JobStatus,
+    result_json: &str,
+) -> Result<(), StoreError> {
+    if !status.is_terminal() {
+        return Err(StoreError::NotTerminal {
+            job_id: job_id.to_owned(),
+            status,
+        });
+    }
+    check_json(job_id, "result_json", result_json)
+}
+
 /// Checks a job before it is stored; answers its `timeout_seconds` as the
 /// signed integer both databases keep.
 pub(super) fn check_new_job(job: &NewJob) -> Result<Option<i64>, StoreError> {

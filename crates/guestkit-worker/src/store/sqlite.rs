@@ -129,6 +129,10 @@ impl Inner {
 }
 #[async_trait]
 impl JobStore for SqliteStore {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
     async fn submit_batch(&self, jobs: Vec<NewJob>) -> R<Vec<Submitted>> {
         let what = match jobs.as_slice() {
             [job] => format!("submit job {:?}", job.job_id),

@@ -16,7 +16,7 @@ use super::state::{
 };
 use super::R;
 use crate::status::JobStatus;
-use crate::store::rules::{self, check_json, check_legal, fence, invalid};
+use crate::store::rules::{self, check_finish, check_legal, fence, invalid};
 use crate::store::{
     ClaimFilter, ClaimedJob, NewJob, RecoveryReport, RetryOutcome, StoreError, Submitted,
 };
@@ -400,13 +400,7 @@ pub(super) async fn finish(
     result: (&str, Option<&str>, Option<&str>),
 ) -> R<()> {
     let (result_json, result_path, error_code) = result;
-    if !status.is_terminal() {
-        return Err(StoreError::NotTerminal {
-            job_id: job_id.to_owned(),
-            status,
-        });
-    }
-    check_json(job_id, "result_json", result_json)?;
+    check_finish(job_id, status, result_json)?;
     let mut tx = begin(pool, op).await?;
     let out: R<()> = async {
         let state = lock_state(&mut tx, op, job_id).await?;

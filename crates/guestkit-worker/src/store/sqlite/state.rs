@@ -24,7 +24,7 @@ pub(super) fn commit(tx: Transaction<'_>, env: &Env<'_>) -> R<()> {
     tx.commit().map_err(|e| env.db(e))
 }
 
-pub(super) use crate::store::rules::{check_json, check_legal, invalid};
+pub(super) use crate::store::rules::{check_finish, check_legal, invalid};
 
 /// The columns of a job that state changes look at.
 pub(super) struct JobState {

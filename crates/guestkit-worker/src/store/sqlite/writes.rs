@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::rows::{self, status_col, to_ms, u32_col, Env};
 use super::state::{
-    add_history, check_json, check_legal, commit, fence, invalid, load_state, requeue_all,
+    add_history, check_finish, check_legal, commit, fence, invalid, load_state, requeue_all,
     requeue_or_fail, write_tx, Change,
 };
 use super::R;
@@ -334,13 +334,7 @@ pub(super) fn finish(
     result: (&str, Option<&str>, Option<&str>),
 ) -> R<()> {
     let (result_json, result_path, error_code) = result;
-    if !status.is_terminal() {
-        return Err(StoreError::NotTerminal {
-            job_id: job_id.to_owned(),
-            status,
-        });
-    }
-    check_json(job_id, "result_json", result_json)?;
+    check_finish(job_id, status, result_json)?;
     let tx = write_tx(conn, env)?;
     let state = load_state(&tx, env, job_id)?;
     fence(job_id, attempt, &state)?;
