@@ -1,7 +1,7 @@
 //! Errors and per-record warnings of the rpm database readers.
 //!
 //! Every message starts with the format layer it comes from ("rpm header",
-//! "rpm bdb", "rpm ndb", "rpm sqlite") and names the page, offset or tag
+//! "rpm bdb", "rpm ndb", "rpm sqlite", "rpm sqlite wal") and names the page, offset or tag
 //! where the problem was found, so a report on a damaged guest says what was
 //! wrong and where without a debugger.
 
@@ -116,6 +116,14 @@ pub enum RpmError {
     #[error("rpm sqlite: {problem}")]
     Sqlite {
         /// SQLite's message, with what we were doing.
+        problem: String,
+    },
+    /// The write-ahead log next to `rpmdb.sqlite` cannot be replayed.
+    #[error("rpm sqlite wal: file offset {offset}: {problem}")]
+    SqliteWal {
+        /// File offset of the field in the log.
+        offset: u64,
+        /// What is wrong.
         problem: String,
     },
     /// The database is larger than [`Limits::max_db_bytes`](crate::Limits).

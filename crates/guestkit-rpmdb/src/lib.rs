@@ -4,7 +4,9 @@
 //!
 //! * **SQLite** `rpmdb.sqlite` (Fedora ≥ 33, RHEL 9, CBL-Mariner/Azure Linux):
 //!   a `Packages(hnum, blob)` table, read with the bundled SQLite from an
-//!   in-memory, read-only copy with SQLite's defensive settings on;
+//!   in-memory, read-only copy with SQLite's defensive settings on, after
+//!   the committed transactions of its write-ahead log `rpmdb.sqlite-wal`
+//!   are replayed onto that copy by our own code ([`apply_wal`]);
 //! * **Berkeley DB hash** `Packages` (RHEL/CentOS ≤ 8, older Fedora/SUSE):
 //!   read by our own page walker ([`read_bdb`]);
 //! * **ndb** `Packages.db` (SUSE since SLE 15 SP3 / openSUSE): read by our own
@@ -36,6 +38,7 @@ mod header;
 mod ndb;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod sqlite_wal;
 #[cfg(test)]
 mod tests;
 
@@ -44,7 +47,8 @@ pub use error::{RecordWarning, RpmError};
 pub use header::{parse_header, parse_header_with_limits};
 pub use ndb::read_ndb;
 #[cfg(feature = "sqlite")]
-pub use sqlite::read_sqlite;
+pub use sqlite::{read_sqlite, read_sqlite_with_wal};
+pub use sqlite_wal::{apply_wal, WalReplay, WalSummary};
 
 /// The first 16 bytes of every SQLite 3 database.
 pub(crate) const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
@@ -52,7 +56,17 @@ pub(crate) const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
 /// Without the `sqlite` feature (the fuzz build leaves SQLite out), an
 /// `rpmdb.sqlite` is recognised but not read.
 #[cfg(not(feature = "sqlite"))]
-pub fn read_sqlite(_bytes: &[u8], _limits: &Limits) -> Result<PackageList, RpmError> {
+pub fn read_sqlite(bytes: &[u8], limits: &Limits) -> Result<PackageList, RpmError> {
+    read_sqlite_with_wal(bytes, None, limits)
+}
+
+/// Without the `sqlite` feature, an `rpmdb.sqlite` is recognised but not read.
+#[cfg(not(feature = "sqlite"))]
+pub fn read_sqlite_with_wal(
+    _bytes: &[u8],
+    _wal: Option<&[u8]>,
+    _limits: &Limits,
+) -> Result<PackageList, RpmError> {
     Err(RpmError::Sqlite {
         problem: "this build of guestkit has no SQLite support (cargo feature `sqlite`)".into(),
     })
@@ -147,6 +161,9 @@ pub struct PackageList {
     pub packages: Vec<RpmPackage>,
     /// Records that were skipped, each naming its key or offset.
     pub warnings: Vec<RecordWarning>,
+    /// What was replayed from `rpmdb.sqlite-wal` before reading, when a
+    /// log was given and could be replayed.
+    pub wal: Option<WalSummary>,
 }
 
 impl PackageList {

@@ -13,7 +13,7 @@ use rusqlite::limits::Limit;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, MAIN_DB};
 
-use crate::{parse_header_with_limits, Limits, PackageList, RpmError, SQLITE_MAGIC};
+use crate::{apply_wal, parse_header_with_limits, Limits, PackageList, RpmError, SQLITE_MAGIC};
 
 const LAYER: &str = "rpm sqlite";
 
@@ -23,25 +23,54 @@ fn err(what: &str, e: rusqlite::Error) -> RpmError {
     }
 }
 
-/// Read the packages of an `rpmdb.sqlite` file.
+/// Read the packages of an `rpmdb.sqlite` file alone (see
+/// [`read_sqlite_with_wal`]).
+pub fn read_sqlite(bytes: &[u8], limits: &Limits) -> Result<PackageList, RpmError> {
+    read_sqlite_with_wal(bytes, None, limits)
+}
+
+/// Read the packages of an `rpmdb.sqlite` file, with the committed
+/// transactions of its write-ahead log `rpmdb.sqlite-wal` when one is given.
+///
+/// rpm checkpoints its log when it closes the database, so a cleanly
+/// shut-down guest has everything in the main file; an image taken from a
+/// running system may hold its newest transactions only in the log. A log
+/// that cannot be replayed (damaged header, another page size) is reported
+/// as a warning and the main file is read alone.
 ///
 /// A row whose blob is not a valid header is skipped with a warning naming
 /// its `hnum`; a file SQLite cannot open or scan (corrupt b-tree, truncated
 /// file) is an error.
-///
-/// Only the main database file is read. rpm checkpoints its write-ahead log
-/// when it closes the database, so a cleanly shut-down guest has everything
-/// there; transactions still sitting in a guest's `rpmdb.sqlite-wal` (an
-/// image taken from a running system) are not seen.
-pub fn read_sqlite(bytes: &[u8], limits: &Limits) -> Result<PackageList, RpmError> {
+pub fn read_sqlite_with_wal(
+    bytes: &[u8],
+    wal: Option<&[u8]>,
+    limits: &Limits,
+) -> Result<PackageList, RpmError> {
     limits.check_db_size(LAYER, bytes.len())?;
     if !bytes.starts_with(SQLITE_MAGIC) {
         return Err(RpmError::Sqlite {
             problem: "missing the \"SQLite format 3\" header".into(),
         });
     }
-    let conn = open(bytes, limits)?;
     let mut list = PackageList::default();
+    let replayed = match wal
+        .filter(|w| !w.is_empty())
+        .map(|w| apply_wal(bytes, w, limits))
+    {
+        Some(Ok(replay)) => {
+            list.wal = Some(replay.summary);
+            Some(replay.bytes)
+        }
+        Some(Err(e)) => {
+            list.warn(
+                "sqlite write-ahead log (the main file is read alone)".into(),
+                e,
+            );
+            None
+        }
+        None => None,
+    };
+    let conn = open(replayed.as_deref().unwrap_or(bytes), limits)?;
 
     // SQLite's recommended check before trusting an unknown file: a damaged
     // b-tree is reported as a warning, and whatever rows can still be

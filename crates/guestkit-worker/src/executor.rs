@@ -11,7 +11,10 @@
 //! store for expired leases of any worker (`reclaim_expired`). A job the
 //! store says is no longer ours (reclaimed after a missed renewal) is
 //! stopped, and its result is neither written nor recorded: another worker
-//! runs it now. A watcher asks the store every 250 ms for cancel requests
+//! runs it now. Runs and leases are kept per job *and attempt*: when the
+//! store hands a job back to this same worker as a later attempt, the
+//! earlier attempt, still running here unaware, is stopped, and its end
+//! touches nothing of the new one. A watcher asks the store every 250 ms for cancel requests
 //! that an API server of the fleet left for the jobs held here, and stops
 //! them (`executor/leases.rs`).
 
@@ -97,17 +100,20 @@ pub struct Executor {
     config: ExecutorConfig,
     wake: Arc<Notify>,
     events: broadcast::Sender<Finished>,
-    running: Mutex<HashMap<String, Running>>,
-    /// Jobs claimed and not yet ended here: their attempt, and whether the
-    /// store said the lease is lost.
-    leases: Mutex<HashMap<String, Lease>>,
+    /// Attempts running now, by job id and attempt.
+    running: Mutex<HashMap<AttemptKey, Running>>,
+    /// Attempts claimed and not yet ended here, and whether the store said
+    /// their lease is lost.
+    leases: Mutex<HashMap<AttemptKey, Lease>>,
     metrics: Arc<Metrics>,
 }
+
+/// One attempt at a job: its id and attempt number.
+type AttemptKey = (String, u32);
 
 /// A lease this executor holds.
 #[derive(Debug, Clone, Copy)]
 struct Lease {
-    attempt: u32,
     lost: bool,
 }
 
@@ -173,32 +179,37 @@ impl Executor {
         self.running.lock().map(|r| r.len()).unwrap_or(0)
     }
 
-    /// Stops a running job (it ends Cancelled); false when it is not
-    /// running here.
+    /// Stops a running job, whatever its attempt (it ends Cancelled);
+    /// false when it is not running here.
     pub fn stop(&self, job_id: &str, reason: StopReason) -> bool {
-        let Ok(running) = self.running.lock() else {
-            return false;
-        };
-        let Some(r) = running.get(job_id) else {
-            return false;
-        };
-        if let Ok(mut why) = r.reason.lock() {
-            why.get_or_insert(reason);
-        }
-        r.cancel.cancel();
-        r.stop.notify_one();
-        true
+        self.signal(|(id, _)| id == job_id, reason)
+    }
+
+    /// Stops one attempt of a job; false when it is not running here.
+    fn stop_attempt(&self, job_id: &str, attempt: u32, reason: StopReason) -> bool {
+        self.signal(|(id, a)| id == job_id && *a == attempt, reason)
     }
 
     fn stop_all(&self, reason: StopReason) {
-        let ids: Vec<String> = self
-            .running
-            .lock()
-            .map(|r| r.keys().cloned().collect())
-            .unwrap_or_default();
-        for id in ids {
-            self.stop(&id, reason);
+        self.signal(|_| true, reason);
+    }
+
+    /// Raises the stop of every running attempt `which` picks; whether
+    /// there was one.
+    fn signal(&self, which: impl Fn(&AttemptKey) -> bool, reason: StopReason) -> bool {
+        let Ok(running) = self.running.lock() else {
+            return false;
+        };
+        let mut any = false;
+        for r in running.iter().filter(|(key, _)| which(key)).map(|(_, r)| r) {
+            if let Ok(mut why) = r.reason.lock() {
+                why.get_or_insert(reason);
+            }
+            r.cancel.cancel();
+            r.stop.notify_one();
+            any = true;
         }
+        any
     }
 
     /// Claims and runs jobs until `claiming` turns false; then waits up to
@@ -223,6 +234,10 @@ impl Executor {
                 },
                 _ = claiming.changed() => continue,
             };
+            // A slot and the stop can come at once: stopping wins.
+            if !*claiming.borrow() {
+                break;
+            }
             match self
                 .store
                 .claim_next(&self.config.worker_id, &self.config.filter)
@@ -254,9 +269,9 @@ impl Executor {
                             let operation = job.operation.clone();
                             let clock = Instant::now();
                             me.metrics.job_started();
-                            let job_id = job.job_id.clone();
+                            let (job_id, attempt) = (job.job_id.clone(), job.attempt);
                             let run = me.clone().run_job(job, doc).await;
-                            me.release(&job_id);
+                            me.release(&job_id, attempt);
                             me.metrics.job_ended(
                                 &operation,
                                 run.status,
@@ -329,19 +344,41 @@ impl Executor {
         }
     }
 
+    /// Records the lease of a claimed attempt. An earlier attempt of the
+    /// same job still held here lost its lease (the store moved the job on
+    /// and handed it back to us): it is stopped.
     fn hold(&self, job: &ClaimedJob) {
-        if let Ok(mut leases) = self.leases.lock() {
-            let lease = Lease {
-                attempt: job.attempt,
-                lost: false,
-            };
-            leases.insert(job.job_id.clone(), lease);
+        let earlier: Vec<u32> = match self.leases.lock() {
+            Ok(mut leases) => {
+                let earlier = leases
+                    .iter_mut()
+                    .filter(|((id, attempt), lease)| {
+                        *id == job.job_id && *attempt != job.attempt && !lease.lost
+                    })
+                    .map(|((_, attempt), lease)| {
+                        lease.lost = true;
+                        *attempt
+                    })
+                    .collect();
+                leases.insert((job.job_id.clone(), job.attempt), Lease { lost: false });
+                earlier
+            }
+            Err(_) => Vec::new(),
+        };
+        for attempt in earlier {
+            tracing::warn!(
+                job_id = %job.job_id,
+                attempt,
+                now = job.attempt,
+                "the job came back as a later attempt: stopping the earlier one"
+            );
+            self.stop_attempt(&job.job_id, attempt, StopReason::LeaseLost);
         }
     }
 
-    fn release(&self, job_id: &str) {
+    fn release(&self, job_id: &str, attempt: u32) {
         if let Ok(mut leases) = self.leases.lock() {
-            leases.remove(job_id);
+            leases.remove(&(job_id.to_owned(), attempt));
         }
     }
 
@@ -393,8 +430,9 @@ impl Executor {
             stop: Arc::new(Notify::new()),
             reason: Arc::new(Mutex::new(None)),
         };
+        let key: AttemptKey = (job.job_id.clone(), job.attempt);
         if let Ok(mut r) = self.running.lock() {
-            r.insert(job.job_id.clone(), control.clone());
+            r.insert(key.clone(), control.clone());
         }
         if let Err(e) = self
             .store
@@ -407,7 +445,7 @@ impl Executor {
             .await
         {
             if let Ok(mut r) = self.running.lock() {
-                r.remove(&job.job_id);
+                r.remove(&key);
             }
             match e {
                 // Cancelled (or otherwise ended) after the claim.
@@ -423,13 +461,13 @@ impl Executor {
         result.execution_summary.max_attempts = Some(job.max_attempts);
         // A heartbeat may have found the lease lost before the job could be
         // stopped (it was not running yet): stop it now.
-        if self.lease_lost(&job.job_id) {
-            self.stop(&job.job_id, StopReason::LeaseLost);
+        if self.lease_lost(&job.job_id, job.attempt) {
+            self.stop_attempt(&job.job_id, job.attempt, StopReason::LeaseLost);
         }
         // Cancelled through the store while an earlier attempt held it.
         if job.cancel_requested {
             tracing::info!("a cancel was requested before this attempt; stopping the job");
-            self.stop(&job.job_id, StopReason::Cancelled);
+            self.stop_attempt(&job.job_id, job.attempt, StopReason::Cancelled);
         }
         let (progress_tx, progress_rx) = mpsc::unbounded_channel::<(String, u8, String)>();
         let forward = tokio::spawn(
@@ -446,7 +484,7 @@ impl Executor {
             .await;
         let _ = forward.await;
         if let Ok(mut r) = self.running.lock() {
-            r.remove(&job.job_id);
+            r.remove(&key);
         }
         let mut destination = None;
         match ending {

@@ -32,7 +32,10 @@ struct Worker {
 
 const LEASE: Duration = Duration::from_millis(600);
 
-fn worker(store: Arc<dyn JobStore>, id: &str) -> Worker {
+/// One worker over `store` running at most `slots` jobs at once. With one
+/// slot, no claim is under way while a job runs: the loop waits for the
+/// slot (or the stop).
+fn worker(store: Arc<dyn JobStore>, id: &str, slots: usize) -> Worker {
     let dir = tempfile::tempdir().expect("tmp");
     let results = dir.path().join("results");
     std::fs::create_dir_all(&results).expect("mkdir");
@@ -57,7 +60,7 @@ fn worker(store: Arc<dyn JobStore>, id: &str) -> Worker {
                 lease: LEASE,
                 ..identity.claim_filter()
             },
-            max_concurrent: 2,
+            max_concurrent: slots,
             retry_backoff: Duration::from_millis(100),
             image_roots: Vec::new(),
         },
@@ -113,7 +116,7 @@ impl Worker {
 /// A job running four times its lease keeps it by heartbeat; the worker is
 /// registered while it runs and removed when it stops.
 async fn heartbeats_keep_a_long_job_past_its_lease(b: Backend) {
-    let w = worker(b.open().await, "w1");
+    let w = worker(b.open().await, "w1", 1);
     let id = w.submit(2_400).await;
     let (claiming_tx, claiming_rx) = watch::channel(true);
     let mut events = w.executor.subscribe();
@@ -156,7 +159,7 @@ async fn heartbeats_keep_a_long_job_past_its_lease(b: Backend) {
 /// Another worker took the job (its attempt moved on): the next heartbeat
 /// says so, the job is stopped at once, and nothing is written for it.
 async fn a_job_whose_lease_is_lost_is_stopped_and_writes_nothing(b: Backend) {
-    let w = worker(b.open().await, "w1");
+    let w = worker(b.open().await, "w1", 1);
     // A job far longer than any wait below: if it ends, it was stopped.
     let id = w.submit(120_000).await;
     let (claiming_tx, claiming_rx) = watch::channel(true);
@@ -190,10 +193,59 @@ async fn a_job_whose_lease_is_lost_is_stopped_and_writes_nothing(b: Backend) {
     assert_eq!(w.store.result(&id).await.unwrap(), None);
 }
 
+/// The store handed the job back to this same worker as attempt 2 while
+/// attempt 1 still ran here: attempt 1 is stopped and writes nothing, and
+/// its end leaves attempt 2's lease alone, so attempt 2 completes as
+/// attempt 2 (not reclaimed as a third).
+async fn a_job_handed_back_as_a_later_attempt_stops_the_earlier_one(b: Backend) {
+    let w = worker(b.open().await, "w1", 2);
+    let id = w.submit(3_000).await;
+    let (claiming_tx, claiming_rx) = watch::channel(true);
+    let mut events = w.executor.subscribe();
+    let task = tokio::spawn(w.executor.clone().run(claiming_rx, Duration::from_secs(20)));
+    w.wait_for(&id, JobStatus::Running, Duration::from_secs(10))
+        .await;
+    // Attempt 2 then starts a second after attempt 1: were attempt 1 left
+    // running, it would end a second before attempt 2, longer than a lease.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let report = w.store.recover_after_crash(Some("w1")).await.unwrap();
+    assert_eq!(report.requeued, vec![(id.clone(), 2)]);
+    // A new submission wakes the claim loop at once (well before the next
+    // heartbeat), and the older job is claimed first: attempt 2 starts
+    // here while attempt 1 still runs.
+    let other = w.submit(0).await;
+    let mut ended = Vec::new();
+    while ended.len() < 2 {
+        let finished = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("finished in time")
+            .expect("event");
+        ended.push((finished.job_id, finished.status));
+    }
+    ended.sort();
+    let mut want = vec![
+        (id.clone(), JobStatus::Completed),
+        (other, JobStatus::Completed),
+    ];
+    want.sort();
+    assert_eq!(ended, want, "attempt 1 is not announced");
+    let record = w.store.get(&id).await.unwrap().unwrap();
+    assert_eq!((record.status, record.attempt), (JobStatus::Completed, 2));
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.result_file(&id)).expect("result")).unwrap();
+    assert_eq!(result["execution_summary"]["attempt"], 2, "{result}");
+    claiming_tx.send(false).expect("stop");
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("nothing left running")
+        .expect("executor");
+    assert!(events.try_recv().is_err());
+}
+
 /// A worker died holding a job: a live worker's sweep reclaims it when the
 /// lease ends and runs it as attempt 2.
 async fn a_dead_workers_job_is_reclaimed_and_run_by_a_live_one(b: Backend) {
-    let w = worker(b.open().await, "alive");
+    let w = worker(b.open().await, "alive", 1);
     let id = w.submit(0).await;
     // The dead worker could take anything this one can; its lease is short.
     let mut dead_filter = w.executor_filter();
@@ -253,5 +305,6 @@ impl Worker {
 both_stores!(
     heartbeats_keep_a_long_job_past_its_lease,
     a_job_whose_lease_is_lost_is_stopped_and_writes_nothing,
+    a_job_handed_back_as_a_later_attempt_stops_the_earlier_one,
     a_dead_workers_job_is_reclaimed_and_run_by_a_live_one,
 );

@@ -2,7 +2,7 @@
 //! in whichever format (SQLite, Berkeley DB hash, SUSE ndb), read by
 //! guestkit-rpmdb.
 
-use guestkit_rpmdb::{read_database, DbKind, RpmPackage};
+use guestkit_rpmdb::{read_database, read_sqlite_with_wal, DbKind, Limits, RpmPackage};
 
 use super::{Package, Parsed, SECTION};
 use crate::files::{GuestFiles, MAX_DATABASE_BYTES};
@@ -72,7 +72,16 @@ pub fn read(files: &GuestFiles) -> Option<(&'static str, &'static str, Parsed)> 
         DbKind::Bdb => "rpm-bdb",
         DbKind::Ndb => "rpm-ndb",
     };
-    match read_database(kind, &bytes) {
+    // A SQLite database of a running system may hold its newest
+    // transactions only in its write-ahead log, next to it.
+    let read = match kind {
+        DbKind::Sqlite => {
+            let wal = files.read_prefix(SECTION, &format!("{path}-wal"), MAX_DATABASE_BYTES);
+            read_sqlite_with_wal(&bytes, wal.as_deref(), &Limits::default())
+        }
+        DbKind::Bdb | DbKind::Ndb => read_database(kind, &bytes),
+    };
+    match read {
         Ok(list) => {
             parsed.warnings = list.warnings.iter().map(|w| w.to_string()).collect();
             parsed.packages = list.packages.into_iter().map(package).collect();

@@ -6,6 +6,8 @@ mod header;
 mod ndb;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_wal;
 
 /// A tag value for [`build_header`].
 pub(crate) enum Val<'a> {

@@ -16,35 +16,33 @@ use crate::store::{ClaimedJob, StoreError};
 pub(super) const CANCEL_POLL: Duration = Duration::from_millis(250);
 
 impl Executor {
-    pub(super) fn lease_lost(&self, job_id: &str) -> bool {
+    pub(super) fn lease_lost(&self, job_id: &str, attempt: u32) -> bool {
         self.leases
             .lock()
             .ok()
-            .and_then(|l| l.get(job_id).map(|l| l.lost))
+            .and_then(|l| l.get(&(job_id.to_owned(), attempt)).map(|l| l.lost))
             .unwrap_or(false)
     }
 
     /// Marks the job's lease lost (if it is still the attempt we hold) and
     /// stops it.
     pub(super) fn lose(&self, job_id: &str, attempt: u32) {
-        let marked =
-            self.leases
-                .lock()
-                .ok()
-                .is_some_and(|mut leases| match leases.get_mut(job_id) {
-                    Some(lease) if lease.attempt == attempt => {
-                        lease.lost = true;
-                        true
-                    }
-                    _ => false,
-                });
+        let marked = self.leases.lock().ok().is_some_and(|mut leases| {
+            match leases.get_mut(&(job_id.to_owned(), attempt)) {
+                Some(lease) if !lease.lost => {
+                    lease.lost = true;
+                    true
+                }
+                _ => false,
+            }
+        });
         if marked {
             tracing::warn!(
                 job_id,
                 attempt,
                 "lease lost: the job is no longer ours; stopping it"
             );
-            self.stop(job_id, StopReason::LeaseLost);
+            self.stop_attempt(job_id, attempt, StopReason::LeaseLost);
         }
     }
 
@@ -113,7 +111,7 @@ impl Executor {
     /// (which renews the lease); a store error counts as yes, and the
     /// store's fencing still refuses a stale write.
     pub(super) async fn still_ours(&self, job: &ClaimedJob) -> bool {
-        if self.lease_lost(&job.job_id) {
+        if self.lease_lost(&job.job_id, job.attempt) {
             return false;
         }
         let held = [(job.job_id.clone(), job.attempt)];
@@ -137,7 +135,7 @@ impl Executor {
             .map(|l| {
                 l.iter()
                     .filter(|(_, lease)| !lease.lost)
-                    .map(|(id, lease)| (id.clone(), lease.attempt))
+                    .map(|(key, _)| key.clone())
                     .collect()
             })
             .unwrap_or_default()
@@ -167,7 +165,7 @@ impl Executor {
             for job in requests {
                 if held.contains(&job)
                     && !signalled.contains(&job)
-                    && self.stop(&job.0, StopReason::Cancelled)
+                    && self.stop_attempt(&job.0, job.1, StopReason::Cancelled)
                 {
                     tracing::info!(
                         job_id = %job.0,
