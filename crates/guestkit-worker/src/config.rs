@@ -93,6 +93,11 @@ pub struct Args {
     /// third of it; default 30). After it, any worker may take the job back.
     #[arg(long, env = "GUESTKIT_LEASE_SECONDS")]
     pub lease_seconds: Option<u64>,
+    /// Seconds a worker that stopped heartbeating (crashed, killed) stays
+    /// listed in the registry before any worker removes it (default 3600;
+    /// 0 keeps such workers listed).
+    #[arg(long, env = "GUESTKIT_WORKER_RETENTION_SECONDS")]
+    pub worker_retention_seconds: Option<u64>,
     /// Jobs run at once (default 4).
     #[arg(long, env = "GUESTKIT_MAX_CONCURRENT")]
     pub max_concurrent: Option<usize>,
@@ -202,6 +207,7 @@ pub struct FileConfig {
     pub state_dir: Option<PathBuf>,
     pub store: Option<String>,
     pub lease_seconds: Option<u64>,
+    pub worker_retention_seconds: Option<u64>,
     pub max_concurrent: Option<usize>,
     pub metrics_enabled: Option<bool>,
     pub metrics_addr: Option<SocketAddr>,
@@ -260,6 +266,8 @@ pub struct WorkerConfig {
     pub store: StoreLocation,
     /// How long a claim holds without a heartbeat.
     pub lease: Duration,
+    /// How long a silent worker stays in the registry; `None` keeps it.
+    pub worker_retention: Option<Duration>,
     pub max_concurrent: usize,
     pub metrics_enabled: bool,
     pub metrics_addr: SocketAddr,
@@ -395,6 +403,14 @@ impl WorkerConfig {
             state_dir,
             store,
             lease: Duration::from_secs(lease_seconds),
+            worker_retention: match args
+                .worker_retention_seconds
+                .or(file.worker_retention_seconds)
+                .unwrap_or(3600)
+            {
+                0 => None,
+                s => Some(Duration::from_secs(s)),
+            },
             max_concurrent,
             metrics_enabled: args
                 .metrics_enabled
@@ -648,6 +664,31 @@ mod tests {
             StoreLocation::Postgres("postgres://db/jobs".into())
         );
         assert_eq!(c.lease, Duration::from_secs(9));
+    }
+
+    #[test]
+    fn silent_workers_are_kept_an_hour_unless_told_otherwise() {
+        let merge = |flags: &[&str], file: &str| {
+            let args =
+                Args::parse_from(std::iter::once("guestkit-worker").chain(flags.iter().copied()));
+            let file: FileConfig = toml::from_str(file).expect("toml");
+            WorkerConfig::merge(args, file)
+                .expect("config")
+                .worker_retention
+        };
+        assert_eq!(merge(&[], ""), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            merge(&[], "worker_retention_seconds = 600\n"),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(
+            merge(
+                &["--worker-retention-seconds", "0"],
+                "worker_retention_seconds = 600\n"
+            ),
+            None,
+            "0 keeps silent workers listed"
+        );
     }
 
     #[test]

@@ -89,6 +89,9 @@ pub struct ExecutorConfig {
     /// First retry delay, doubled per attempt.
     pub retry_backoff: Duration,
     pub image_roots: Vec<PathBuf>,
+    /// Workers silent for this long are removed from the registry by this
+    /// worker's sweep; `None` leaves them listed.
+    pub worker_retention: Option<Duration>,
 }
 
 /// The job runner of one worker.

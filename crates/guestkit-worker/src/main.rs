@@ -105,6 +105,7 @@ async fn run(config: WorkerConfig) -> Result<()> {
             max_concurrent: config.max_concurrent,
             retry_backoff: config.retry_backoff,
             image_roots: policy.image_roots().to_vec(),
+            worker_retention: config.worker_retention,
         },
         wake.clone(),
         metrics.clone(),

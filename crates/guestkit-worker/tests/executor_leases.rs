@@ -63,6 +63,7 @@ fn worker(store: Arc<dyn JobStore>, id: &str, slots: usize) -> Worker {
             max_concurrent: slots,
             retry_backoff: Duration::from_millis(100),
             image_roots: Vec::new(),
+            worker_retention: None,
         },
         wake.clone(),
         Arc::new(guestkit_worker::metrics::Metrics::new()),

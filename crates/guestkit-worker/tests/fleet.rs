@@ -218,7 +218,7 @@ fn a_worker_killed_mid_job_loses_it_to_the_other_after_its_lease() {
     };
     let tmp = tempfile::tempdir().expect("tmp");
     let tokens = tokens_file(tmp.path());
-    let lease = ["--lease-seconds", "2"];
+    let lease = ["--lease-seconds", "2", "--worker-retention-seconds", "1"];
     let mut a = node("kill-a", &schema.url(), &tokens, &lease);
     let mut b = node("kill-b", &schema.url(), &tokens, &lease);
     let job = serde_json::to_value(
@@ -258,6 +258,25 @@ fn a_worker_killed_mid_job_loses_it_to_the_other_after_its_lease() {
     let result = survivor.worker.result(&id).expect("result on the survivor");
     assert_eq!(result.execution_summary.attempt, 2);
     assert!(victim.worker.result(&id).is_none());
+    // The killed worker never deregistered: silent past its lease and the
+    // retention, the survivor's sweep removes it from the registry.
+    let survivor_id = if runner == "kill-a" {
+        "kill-b"
+    } else {
+        "kill-a"
+    };
+    wait_until(Duration::from_secs(30), || {
+        let (_, view) = get(&agent, &format!("{}/api/v1/workers", survivor.base));
+        let ids: Vec<&str> = view["workers"]
+            .as_array()
+            .map(|ws| ws.iter().filter_map(|w| w["id"].as_str()).collect())
+            .unwrap_or_default();
+        if ids == [survivor_id] {
+            Ok(())
+        } else {
+            Err(format!("registry: {view}"))
+        }
+    });
 }
 
 #[test]

@@ -84,6 +84,7 @@ async fn run_with(
             max_concurrent: 2,
             retry_backoff: Duration::from_millis(100),
             image_roots: Vec::new(),
+            worker_retention: None,
         },
         wake.clone(),
         Arc::new(guestkit_worker::metrics::Metrics::new()),

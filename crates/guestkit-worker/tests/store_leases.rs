@@ -560,6 +560,79 @@ async fn the_worker_registry_lists_heartbeats(b: Backend) {
     ));
 }
 
+/// Workers that crashed never deregister: the sweep removes those silent
+/// for longer than the retention and than their own lease, never one heard
+/// from within either.
+async fn silent_workers_are_forgotten(b: Backend) {
+    let clock = ManualClock::at(9_000_000);
+    let store = b.open_with(&clock).await;
+    let info = |id: &str, lease_s: u64| WorkerInfo {
+        id: id.into(),
+        pool: None,
+        capabilities: ["system.echo".to_string()].into_iter().collect(),
+        version: "0.1.0".into(),
+        started_at: ms(9_000_000),
+        lease: Duration::from_secs(lease_s),
+    };
+    for (id, lease) in [("crashed", 2), ("long-lease", 60), ("alive", 2)] {
+        store.register_worker(&info(id, lease)).await.unwrap();
+    }
+    let listed = |store: Arc<dyn JobStore>| async move {
+        let workers = store.list_workers().await.unwrap();
+        workers.into_iter().map(|w| w.id).collect::<Vec<_>>()
+    };
+    clock.advance_ms(10_000);
+    store.worker_heartbeat("alive", 0).await.unwrap();
+    let none: Vec<String> = Vec::new();
+    assert_eq!(
+        store
+            .forget_silent_workers(Duration::from_secs(30))
+            .await
+            .unwrap(),
+        none,
+        "10 s of silence is within a 30 s retention"
+    );
+    // 10 s silent: past a 5 s retention, but within long-lease's 60 s lease.
+    assert_eq!(
+        store
+            .forget_silent_workers(Duration::from_secs(5))
+            .await
+            .unwrap(),
+        ["crashed"]
+    );
+    assert_eq!(listed(store.clone()).await, ["alive", "long-lease"]);
+    // Exactly the retention is not past it.
+    clock.advance_ms(55_000);
+    assert_eq!(
+        store
+            .forget_silent_workers(Duration::from_secs(65))
+            .await
+            .unwrap(),
+        none
+    );
+    clock.advance_ms(1);
+    assert_eq!(
+        store
+            .forget_silent_workers(Duration::from_secs(65))
+            .await
+            .unwrap(),
+        ["long-lease"],
+        "65.001 s silent; alive was heard from 55.001 s ago"
+    );
+    assert_eq!(listed(store.clone()).await, ["alive"]);
+    // A removed worker that was only stalled is told so at its heartbeat
+    // (the executor then registers it again).
+    assert!(matches!(
+        store.worker_heartbeat("crashed", 0).await,
+        Err(StoreError::WorkerNotFound { .. })
+    ));
+    // A retention far beyond any clock is no error.
+    assert_eq!(
+        store.forget_silent_workers(Duration::MAX).await.unwrap(),
+        none
+    );
+}
+
 /// Leases follow the job through every other state change: released,
 /// finished, retried or recovered jobs hold none.
 async fn leases_end_with_the_claim(b: Backend) {
@@ -609,5 +682,6 @@ both_stores!(
     heartbeats_keep_a_lease_alive,
     concurrent_sweeps_reclaim_each_job_once,
     the_worker_registry_lists_heartbeats,
+    silent_workers_are_forgotten,
     leases_end_with_the_claim,
 );

@@ -1,5 +1,6 @@
 //! The executor's leases: the keeper that renews them every lease/3,
-//! records the worker's heartbeat and sweeps expired leases of any worker,
+//! records the worker's heartbeat, sweeps expired leases of any worker and
+//! removes long-silent workers from the registry,
 //! and what happens to a job whose lease is lost. Also the watcher of cancel
 //! requests, which any API server of the fleet leaves in the store.
 
@@ -104,6 +105,20 @@ impl Executor {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot reclaim expired leases"),
+        }
+        if let Some(silence) = self.config.worker_retention {
+            match self.store.forget_silent_workers(silence).await {
+                Ok(forgotten) => {
+                    for worker in forgotten {
+                        tracing::info!(
+                            %worker,
+                            silent_s = silence.as_secs(),
+                            "removed from the registry: not heard from within the retention"
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot remove silent workers"),
+            }
         }
     }
 

@@ -722,6 +722,13 @@ pub trait JobStore: Send + Sync {
     /// Every registered worker, by id.
     async fn list_workers(&self) -> Result<Vec<WorkerRecord>, StoreError>;
 
+    /// Removes the workers not heard from for `silence` — and for at least
+    /// their own lease, so a live worker is never removed — from the
+    /// registry: workers that crashed or were killed never deregister.
+    /// Their ids, sorted. A worker removed while only stalled registers
+    /// again at its next heartbeat.
+    async fn forget_silent_workers(&self, silence: Duration) -> Result<Vec<String>, StoreError>;
+
     /// The SHA-256 digest cached for this file identity (path not compared).
     async fn cached_checksum(&self, file: &FileIdentity) -> Result<Option<[u8; 32]>, StoreError>;
 

@@ -396,6 +396,11 @@ impl JobStore for PgStore {
         workers::list_workers(self.pool_ref(), &op).await
     }
 
+    async fn forget_silent_workers(&self, silence: Duration) -> R<Vec<String>> {
+        let op = self.op("remove silent workers from the registry".to_owned());
+        workers::forget_silent_workers(self.pool_ref(), &op, silence).await
+    }
+
     async fn cached_checksum(&self, file: &FileIdentity) -> R<Option<[u8; 32]>> {
         let op = self.op(format!(
             "look up the cached checksum of {}",

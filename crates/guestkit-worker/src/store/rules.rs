@@ -92,6 +92,13 @@ pub(super) fn lease_ms(lease: Duration) -> Result<i64, StoreError> {
     }
 }
 
+/// A registry silence in whole milliseconds, capped at a century (far
+/// beyond any retention, well inside both databases' arithmetic).
+pub(super) fn silence_ms(silence: Duration) -> i64 {
+    const CENTURY_MS: i64 = 100 * 366 * 24 * 3_600 * 1_000;
+    i64::try_from(silence.as_millis()).map_or(CENTURY_MS, |ms| ms.min(CENTURY_MS))
+}
+
 /// A lease kept in whole milliseconds, read back; `None` unless positive.
 pub(super) fn lease_from_ms(ms: i64) -> Option<Duration> {
     u64::try_from(ms)

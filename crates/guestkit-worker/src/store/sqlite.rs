@@ -28,7 +28,9 @@ use rusqlite::Connection;
 use self::checksums::{cached_checksum, store_checksum};
 use self::reads::{counts_by_status, get, history, list, progress, queue_depth, result};
 use self::rows::Env;
-use self::workers::{deregister_worker, list_workers, register_worker, worker_heartbeat};
+use self::workers::{
+    deregister_worker, forget_silent_workers, list_workers, register_worker, worker_heartbeat,
+};
 use self::writes::{
     cancel_requests, claim_next, finish, heartbeat, reclaim_expired, record_progress,
     recover_after_crash, request_cancel, retry, submit_batch, transition,
@@ -334,6 +336,14 @@ impl JobStore for SqliteStore {
     async fn list_workers(&self) -> R<Vec<WorkerRecord>> {
         let what = "list workers".to_owned();
         self.run(what, list_workers).await
+    }
+
+    async fn forget_silent_workers(&self, silence: Duration) -> R<Vec<String>> {
+        let what = "remove silent workers from the registry".to_owned();
+        self.run(what, move |conn, env| {
+            forget_silent_workers(conn, env, silence)
+        })
+        .await
     }
 
     async fn cached_checksum(&self, file: &FileIdentity) -> R<Option<[u8; 32]>> {

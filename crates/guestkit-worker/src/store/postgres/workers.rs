@@ -76,6 +76,27 @@ pub(super) async fn deregister_worker(pool: &PgPool, op: &Op<'_>, worker_id: &st
     Ok(n > 0)
 }
 
+pub(super) async fn forget_silent_workers(
+    pool: &PgPool,
+    op: &Op<'_>,
+    silence: std::time::Duration,
+) -> R<Vec<String>> {
+    let now = now_sql(2);
+    let sql = format!(
+        "DELETE FROM workers
+         WHERE last_heartbeat + GREATEST(lease_ms, $1) * interval '1 millisecond' < {now}
+         RETURNING worker_id"
+    );
+    let mut ids: Vec<String> = sqlx::query_scalar(&sql)
+        .bind(rules::silence_ms(silence))
+        .bind(op.now)
+        .fetch_all(pool)
+        .await
+        .map_err(|e| op.db(e))?;
+    ids.sort();
+    Ok(ids)
+}
+
 pub(super) async fn list_workers(pool: &PgPool, op: &Op<'_>) -> R<Vec<WorkerRecord>> {
     let raw = sqlx::query(
         "SELECT worker_id, pool, capabilities, version, started_at, last_heartbeat, active_jobs,

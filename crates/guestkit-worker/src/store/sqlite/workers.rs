@@ -71,6 +71,31 @@ pub(super) fn deregister_worker(conn: &mut Connection, env: &Env<'_>, worker_id:
     Ok(n > 0)
 }
 
+pub(super) fn forget_silent_workers(
+    conn: &mut Connection,
+    env: &Env<'_>,
+    silence: std::time::Duration,
+) -> R<Vec<String>> {
+    let tx = write_tx(conn, env)?;
+    let mut ids = {
+        let mut stmt = tx
+            .prepare(
+                "DELETE FROM workers WHERE last_heartbeat + MAX(lease_ms, ?2) < ?1
+                 RETURNING worker_id",
+            )
+            .map_err(|e| env.db(e))?;
+        let rows = stmt
+            .query_map(params![env.now_ms(), rules::silence_ms(silence)], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(|e| env.db(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| env.db(e))?
+    };
+    commit(tx, env)?;
+    ids.sort();
+    Ok(ids)
+}
+
 pub(super) fn list_workers(conn: &mut Connection, env: &Env<'_>) -> R<Vec<WorkerRecord>> {
     let tx = read_tx(conn, env)?;
     let mut stmt = tx
