@@ -80,7 +80,6 @@ done
 args=(
     --config-file "$ROOT/scripts/schemathesis.toml"
     run "$BASE/api/v1/openapi.json"
-    --checks all
     -H "Authorization: Bearer $TOKEN"
     --max-examples "$MAX_EXAMPLES"
     --workers 1
