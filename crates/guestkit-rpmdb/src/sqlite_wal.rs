@@ -20,6 +20,7 @@
 //! left out, as SQLite leaves it out. Pure byte code without SQLite, so it is
 //! fuzzed on its own.
 
+use crate::bytes::{u16_at, u32_at, u64_of, us, Endian};
 use crate::{Limits, RpmError};
 
 const LAYER: &str = "rpm sqlite wal";
@@ -52,26 +53,21 @@ pub struct WalSummary {
 
 fn wal_error(offset: usize, problem: impl Into<String>) -> RpmError {
     RpmError::SqliteWal {
-        offset: u64::try_from(offset).unwrap_or(u64::MAX),
+        offset: u64_of(offset),
         problem: problem.into(),
     }
 }
 
+/// The big-endian `u32` at `at` (every field of the log's headers).
 fn be32(bytes: &[u8], at: usize) -> Option<u32> {
-    let b = bytes.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes([
-        *b.first()?,
-        *b.get(1)?,
-        *b.get(2)?,
-        *b.get(3)?,
-    ]))
+    u32_at(bytes, at, Endian::Big)
 }
 
 /// The log's running checksum: pairs of 32-bit words in the byte order the
 /// magic names, summed with wrap-around.
 #[derive(Clone, Copy)]
 struct Checksum {
-    big_endian: bool,
+    order: Endian,
     s0: u32,
     s1: u32,
 }
@@ -80,22 +76,10 @@ impl Checksum {
     /// Adds `data` (a multiple of 8 bytes) to the sums.
     fn add(mut self, data: &[u8]) -> Self {
         for pair in data.chunks_exact(8) {
-            let word = |w: &[u8]| {
-                let w = [
-                    w.first().copied().unwrap_or(0),
-                    w.get(1).copied().unwrap_or(0),
-                    w.get(2).copied().unwrap_or(0),
-                    w.get(3).copied().unwrap_or(0),
-                ];
-                if self.big_endian {
-                    u32::from_be_bytes(w)
-                } else {
-                    u32::from_le_bytes(w)
-                }
-            };
-            let (x0, x1) = pair.split_at(4);
-            self.s0 = self.s0.wrapping_add(word(x0)).wrapping_add(self.s1);
-            self.s1 = self.s1.wrapping_add(word(x1)).wrapping_add(self.s0);
+            let x0 = u32_at(pair, 0, self.order).unwrap_or(0);
+            let x1 = u32_at(pair, 4, self.order).unwrap_or(0);
+            self.s0 = self.s0.wrapping_add(x0).wrapping_add(self.s1);
+            self.s1 = self.s1.wrapping_add(x1).wrapping_add(self.s0);
         }
         self
     }
@@ -110,14 +94,14 @@ impl Checksum {
 /// The page size a database header gives (offset 16, big-endian; 1 means
 /// 65536), or `None` for a file too short to have one.
 fn db_page_size(db: &[u8]) -> Option<usize> {
-    let raw = u16::from_be_bytes([*db.get(16)?, *db.get(17)?]);
+    let raw = u16_at(db, 16, Endian::Big)?;
     Some(if raw == 1 { 65_536 } else { usize::from(raw) })
 }
 
-/// One valid frame of the log: its page number and where its page starts.
-struct Frame {
+/// One valid frame of the log: its page number and its page image.
+struct Frame<'a> {
     page: u32,
-    data_at: usize,
+    data: &'a [u8],
 }
 
 /// Replays the committed transactions of `wal` onto `db`.
@@ -134,9 +118,9 @@ pub fn apply_wal(db: &[u8], wal: &[u8], limits: &Limits) -> Result<WalReplay, Rp
         ));
     }
     let magic = be32(wal, 0).unwrap_or(0);
-    let big_endian = match magic {
-        MAGIC_BE => true,
-        MAGIC_LE => false,
+    let order = match magic {
+        MAGIC_BE => Endian::Big,
+        MAGIC_LE => Endian::Little,
         other => {
             return Err(wal_error(
                 0,
@@ -151,7 +135,7 @@ pub fn apply_wal(db: &[u8], wal: &[u8], limits: &Limits) -> Result<WalReplay, Rp
             format!("format version {version}, expected {FORMAT_VERSION}"),
         ));
     }
-    let page_size = usize::try_from(be32(wal, 8).unwrap_or(0)).unwrap_or(0);
+    let page_size = us(be32(wal, 8).unwrap_or(0));
     if !(512..=65_536).contains(&page_size) || !page_size.is_power_of_two() {
         return Err(wal_error(
             8,
@@ -175,7 +159,7 @@ pub fn apply_wal(db: &[u8], wal: &[u8], limits: &Limits) -> Result<WalReplay, Rp
     }
     let header = wal.get(..HEADER_LEN).unwrap_or_default();
     let start = Checksum {
-        big_endian,
+        order,
         s0: 0,
         s1: 0,
     }
@@ -210,7 +194,7 @@ pub fn apply_wal(db: &[u8], wal: &[u8], limits: &Limits) -> Result<WalReplay, Rp
         }
         frames.push(Frame {
             page: page_no,
-            data_at: at.saturating_add(FRAME_HEADER_LEN),
+            data: page,
         });
         let db_pages = be32(head, 4).unwrap_or(0);
         if db_pages != 0 {
@@ -232,14 +216,12 @@ pub fn apply_wal(db: &[u8], wal: &[u8], limits: &Limits) -> Result<WalReplay, Rp
         });
     }
 
-    let final_len = usize::try_from(final_pages)
-        .ok()
-        .and_then(|p| p.checked_mul(page_size))
+    let final_len = us(final_pages)
+        .checked_mul(page_size)
         .filter(|&len| u64::try_from(len).is_ok_and(|l| l <= limits.max_db_bytes))
         .ok_or_else(|| RpmError::DbTooLarge {
             layer: LAYER,
-            size: u64::from(final_pages)
-                .saturating_mul(u64::try_from(page_size).unwrap_or(u64::MAX)),
+            size: u64::from(final_pages).saturating_mul(u64_of(page_size)),
             limit: limits.max_db_bytes,
         })?;
     let mut bytes = db
@@ -251,21 +233,16 @@ pub fn apply_wal(db: &[u8], wal: &[u8], limits: &Limits) -> Result<WalReplay, Rp
         let Some(offset) = frame
             .page
             .checked_sub(1)
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| i.checked_mul(page_size))
+            .and_then(|i| us(i).checked_mul(page_size))
         else {
             continue;
         };
-        let source = frame
-            .data_at
-            .checked_add(page_size)
-            .and_then(|end| wal.get(frame.data_at..end));
         let target = offset
             .checked_add(page_size)
             .and_then(|end| bytes.get_mut(offset..end));
         // A page past the final size was dropped by a later transaction.
-        if let (Some(source), Some(target)) = (source, target) {
-            target.copy_from_slice(source);
+        if let Some(target) = target {
+            target.copy_from_slice(frame.data);
         }
     }
     Ok(WalReplay { bytes, summary })

@@ -14,9 +14,9 @@
 //! runs it now. Runs and leases are kept per job *and attempt*: when the
 //! store hands a job back to this same worker as a later attempt, the
 //! earlier attempt, still running here unaware, is stopped, and its end
-//! touches nothing of the new one. A watcher asks the store every 250 ms for cancel requests
-//! that an API server of the fleet left for the jobs held here, and stops
-//! them (`executor/leases.rs`).
+//! touches nothing of the new one. A watcher asks the store every 250 ms
+//! for cancel requests that an API server of the fleet left for the jobs
+//! held here, and stops them (`executor/leases.rs`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -12,14 +12,15 @@ use std::time::{Duration, Instant};
 
 use common::Backend;
 use guestkit_job_spec::{echo_job, JobStatus};
-use guestkit_worker::executor::{Executor, ExecutorConfig};
+use guestkit_worker::executor::{Executor, ExecutorConfig, Finished};
 use guestkit_worker::handlers::Registry;
 use guestkit_worker::intake::{Accepted, Intake, WorkerIdentity};
 use guestkit_worker::policy::Policy;
 use guestkit_worker::results::ResultSink;
 use guestkit_worker::store::{ClaimFilter, JobStore};
 use serde_json::json;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{broadcast, watch, Notify};
+use tokio::task::JoinHandle;
 
 /// One worker over `store` with a short lease.
 struct Worker {
@@ -78,7 +79,30 @@ fn worker(store: Arc<dyn JobStore>, id: &str, slots: usize) -> Worker {
     }
 }
 
+/// The executor running in the background.
+struct Run {
+    /// Send `false` to stop claiming.
+    claiming: watch::Sender<bool>,
+    /// Finished-job announcements, subscribed before the run started.
+    events: broadcast::Receiver<Finished>,
+    /// Ends once every job has recorded its end.
+    task: JoinHandle<()>,
+}
+
 impl Worker {
+    /// Starts the executor, claiming, with `grace` for running jobs when
+    /// it stops.
+    fn run(&self, grace: Duration) -> Run {
+        let (claiming, claiming_rx) = watch::channel(true);
+        let events = self.executor.subscribe();
+        let task = tokio::spawn(self.executor.clone().run(claiming_rx, grace));
+        Run {
+            claiming,
+            events,
+            task,
+        }
+    }
+
     async fn submit(&self, delay_ms: u64) -> String {
         let job = echo_job(json!({ "delay_ms": delay_ms }))
             .max_attempts(3)
@@ -119,9 +143,11 @@ impl Worker {
 async fn heartbeats_keep_a_long_job_past_its_lease(b: Backend) {
     let w = worker(b.open().await, "w1", 1);
     let id = w.submit(2_400).await;
-    let (claiming_tx, claiming_rx) = watch::channel(true);
-    let mut events = w.executor.subscribe();
-    let task = tokio::spawn(w.executor.clone().run(claiming_rx, Duration::from_secs(5)));
+    let Run {
+        claiming: claiming_tx,
+        mut events,
+        task,
+    } = w.run(Duration::from_secs(5));
     w.wait_for(&id, JobStatus::Running, Duration::from_secs(10))
         .await;
     let workers = w.store.list_workers().await.unwrap();
@@ -163,9 +189,11 @@ async fn a_job_whose_lease_is_lost_is_stopped_and_writes_nothing(b: Backend) {
     let w = worker(b.open().await, "w1", 1);
     // A job far longer than any wait below: if it ends, it was stopped.
     let id = w.submit(120_000).await;
-    let (claiming_tx, claiming_rx) = watch::channel(true);
-    let mut events = w.executor.subscribe();
-    let task = tokio::spawn(w.executor.clone().run(claiming_rx, Duration::from_secs(20)));
+    let Run {
+        claiming: claiming_tx,
+        mut events,
+        task,
+    } = w.run(Duration::from_secs(20));
     w.wait_for(&id, JobStatus::Running, Duration::from_secs(10))
         .await;
     // No more claims here: the requeued job must not come back to us.
@@ -201,9 +229,11 @@ async fn a_job_whose_lease_is_lost_is_stopped_and_writes_nothing(b: Backend) {
 async fn a_job_handed_back_as_a_later_attempt_stops_the_earlier_one(b: Backend) {
     let w = worker(b.open().await, "w1", 2);
     let id = w.submit(3_000).await;
-    let (claiming_tx, claiming_rx) = watch::channel(true);
-    let mut events = w.executor.subscribe();
-    let task = tokio::spawn(w.executor.clone().run(claiming_rx, Duration::from_secs(20)));
+    let Run {
+        claiming: claiming_tx,
+        mut events,
+        task,
+    } = w.run(Duration::from_secs(20));
     w.wait_for(&id, JobStatus::Running, Duration::from_secs(10))
         .await;
     // Attempt 2 then starts a second after attempt 1: were attempt 1 left
@@ -259,10 +289,12 @@ async fn a_dead_workers_job_is_reclaimed_and_run_by_a_live_one(b: Backend) {
         .expect("the dead worker took the job");
     assert_eq!((claimed.job_id.as_str(), claimed.attempt), (id.as_str(), 1));
 
-    let (claiming_tx, claiming_rx) = watch::channel(true);
-    let mut events = w.executor.subscribe();
+    let Run {
+        claiming: claiming_tx,
+        mut events,
+        task,
+    } = w.run(Duration::from_secs(5));
     let start = Instant::now();
-    let task = tokio::spawn(w.executor.clone().run(claiming_rx, Duration::from_secs(5)));
     let finished = tokio::time::timeout(Duration::from_secs(20), events.recv())
         .await
         .expect("finished in time")

@@ -12,16 +12,22 @@ use guestkit_job_spec::{echo_job, inspect_job, JobStatus};
 use process::{free_port, Worker};
 use serde_json::{json, Value};
 
-fn get(port: u16, path: &str) -> String {
+/// Sends `METHOD path` with `headers` (each ending in CRLF) over a new
+/// connection; the whole answer.
+fn request(port: u16, method: &str, path: &str, headers: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n"
     )
     .expect("send");
     let mut out = String::new();
     s.read_to_string(&mut out).expect("read");
     out
+}
+
+fn get(port: u16, path: &str) -> String {
+    request(port, "GET", path, "")
 }
 
 /// The value of the sample `name{labels}` (exact text before the value).
@@ -240,15 +246,8 @@ fn wait_for_sample(port: u16, series: &str, want: f64) -> Option<f64> {
 
 /// Sends `DELETE path` to the API with a bearer token; the status code.
 fn delete(port: u16, path: &str, token: &str) -> u16 {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(
-        s,
-        "DELETE {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
-         Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
+    let headers = format!("Authorization: Bearer {token}\r\nContent-Length: 0\r\n");
+    let out = request(port, "DELETE", path, &headers);
     out.split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())

@@ -581,41 +581,27 @@ async fn silent_workers_are_forgotten(b: Backend) {
         let workers = store.list_workers().await.unwrap();
         workers.into_iter().map(|w| w.id).collect::<Vec<_>>()
     };
+    let forget = |silence: Duration| {
+        let store = store.clone();
+        async move { store.forget_silent_workers(silence).await.unwrap() }
+    };
     clock.advance_ms(10_000);
     store.worker_heartbeat("alive", 0).await.unwrap();
     let none: Vec<String> = Vec::new();
     assert_eq!(
-        store
-            .forget_silent_workers(Duration::from_secs(30))
-            .await
-            .unwrap(),
+        forget(Duration::from_secs(30)).await,
         none,
         "10 s of silence is within a 30 s retention"
     );
     // 10 s silent: past a 5 s retention, but within long-lease's 60 s lease.
-    assert_eq!(
-        store
-            .forget_silent_workers(Duration::from_secs(5))
-            .await
-            .unwrap(),
-        ["crashed"]
-    );
+    assert_eq!(forget(Duration::from_secs(5)).await, ["crashed"]);
     assert_eq!(listed(store.clone()).await, ["alive", "long-lease"]);
     // Exactly the retention is not past it.
     clock.advance_ms(55_000);
-    assert_eq!(
-        store
-            .forget_silent_workers(Duration::from_secs(65))
-            .await
-            .unwrap(),
-        none
-    );
+    assert_eq!(forget(Duration::from_secs(65)).await, none);
     clock.advance_ms(1);
     assert_eq!(
-        store
-            .forget_silent_workers(Duration::from_secs(65))
-            .await
-            .unwrap(),
+        forget(Duration::from_secs(65)).await,
         ["long-lease"],
         "65.001 s silent; alive was heard from 55.001 s ago"
     );
@@ -627,10 +613,7 @@ async fn silent_workers_are_forgotten(b: Backend) {
         Err(StoreError::WorkerNotFound { .. })
     ));
     // A retention far beyond any clock is no error.
-    assert_eq!(
-        store.forget_silent_workers(Duration::MAX).await.unwrap(),
-        none
-    );
+    assert_eq!(forget(Duration::MAX).await, none);
 }
 
 /// Leases follow the job through every other state change: released,
